@@ -1,0 +1,1 @@
+"""The ``mobilevid`` command line: one file per command."""

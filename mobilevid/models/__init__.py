@@ -1,0 +1,1 @@
+"""Models: the video denoiser (spatial backbone + temporal slots), text encoder and VAE."""

@@ -1,0 +1,60 @@
+"""The video denoiser's config: a typed dataclass saved as ``config.json`` beside its weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class VideoUNetConfig:
+    """Spatial backbone (diffusers UNet2DConditionModel layout) + temporal slots + conditioning.
+
+    Level i of the UNet works at ``latent_size / 2**i``; transformer blocks sit only where
+    ``attention_levels[i]`` is true (SnapGen: attention only at low resolution, where it is cheap).
+    """
+
+    in_channels: int = 4
+    out_channels: int = 4
+    latent_height: int = 16  # latents the model is exported for (static shapes)
+    latent_width: int = 16
+    num_frames: int = 16  # frames per clip; the frame-wise adaptor holds one scale/shift per frame
+    block_out_channels: tuple[int, ...] = (64, 128, 128)
+    layers_per_block: int = 1
+    attention_levels: tuple[bool, ...] = (False, True, True)
+    attention_heads: tuple[int, ...] = (1, 2, 2)  # heads per level (diffusers' 'attention_head_dim' meaning)
+    transformer_layers: int = 1
+    mid_block_attention: bool = True
+    multi_query: bool = False  # one shared key/value head: less memory traffic on mobile
+    cross_attention_dim: int = 384  # all-MiniLM-L6-v2 token states
+    pooled_text_dim: int = 384
+    norm_num_groups: int = 32
+    norm_eps: float = 1e-5
+    flip_sin_to_cos: bool = True
+    freq_shift: int = 0
+    mid_block_scale_factor: float = 1.0
+    fps_conditioning: bool = True
+    visual_condition: bool = True  # NUWA-XL-style known-frame latents + mask
+    temporal_head_dim: int = 32
+    max_3d_tokens: int = 64  # 3D attention only where a frame has at most this many tokens (low resolution)
+    arch: dict[str, Any] = field(default_factory=lambda: {"slots": {}})
+
+    def __post_init__(self) -> None:
+        n = len(self.block_out_channels)
+        if len(self.attention_levels) != n or len(self.attention_heads) != n:
+            raise ValueError(
+                f"attention_levels and attention_heads need {n} entries (one per block_out_channels entry)"
+            )
+        for ch in self.block_out_channels:
+            if ch % self.norm_num_groups:
+                raise ValueError(f"channels {ch} not divisible by norm_num_groups {self.norm_num_groups}")
+        for ch, heads, on in zip(self.block_out_channels, self.attention_heads, self.attention_levels, strict=True):
+            if on and ch % heads:
+                raise ValueError(f"channels {ch} not divisible by {heads} attention heads")
+        factor = 2 ** (n - 1)
+        if self.latent_height % factor or self.latent_width % factor:
+            raise ValueError(f"latent size must be divisible by {factor} for {n} levels")
+
+    @property
+    def time_embed_dim(self) -> int:
+        return self.block_out_channels[0] * 4

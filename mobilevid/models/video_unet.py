@@ -1,0 +1,267 @@
+"""The video denoiser: a compact image UNet (SnapGen line) with temporal layers in searched slots.
+
+Spatial blocks run on frames folded into the batch (B*F); temporal candidates chosen by the
+arch spec run after each spatial layer (SnapGen-V, Wu et al. 2024; MagicVideo, Zhou et al.
+2022). ResNet, up/downsampling and timestep blocks are diffusers' own; attention is the
+ANE-friendly version in ``spatial_transformer.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers.models.embeddings import TimestepEmbedding, Timesteps
+from diffusers.models.resnet import Downsample2D, ResnetBlock2D, Upsample2D
+from torch import nn
+
+from mobilevid.artifacts import load_module_weights, read_json, write_artifact
+from mobilevid.config import from_dict, to_dict
+from mobilevid.errors import MobilevidError
+from mobilevid.models.arch_spec import parse_arch, slot_table
+from mobilevid.models.conditioning import FpsEmbedding, VisualCondition
+from mobilevid.models.layers import MASK_VALUE, zero_module
+from mobilevid.models.spatial_transformer import SpatialTransformer
+from mobilevid.models.temporal import TemporalContext, build_candidate
+from mobilevid.models.unet_config import VideoUNetConfig
+
+WEIGHTS_NAME = "model.safetensors"
+
+
+class SpatialLayer(nn.Module):
+    """One ResNet block, optionally followed by a spatial transformer."""
+
+    def __init__(self, resnet: nn.Module, attention: nn.Module | None) -> None:
+        super().__init__()
+        self.resnet = resnet
+        self.attention = attention
+
+
+class VideoUNet(nn.Module):
+    """``forward(sample (B,F,C,H,W), timestep (B,) or (B,F), encoder_hidden_states (B,L,D), ...) -> (B,F,C,H,W)``.
+
+    ``timestep`` is on diffusers' [0, 1000] scale; a per-frame (B, F) vector lets frames sit
+    at different noise levels (FIFO-Diffusion's diagonal denoising).
+    """
+
+    def __init__(self, config: VideoUNetConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        chans = c.block_out_channels
+        n = len(chans)
+        temb = c.time_embed_dim
+
+        self.conv_in = nn.Conv2d(c.in_channels, chans[0], 3, padding=1)
+        self.time_proj = Timesteps(chans[0], c.flip_sin_to_cos, c.freq_shift)
+        self.time_embedding = TimestepEmbedding(chans[0], temb, act_fn="silu")
+        self.text_embedding = zero_module(nn.Linear(c.pooled_text_dim, temb))
+        self.fps_embedding = FpsEmbedding(chans[0], temb) if c.fps_conditioning else None
+        self.visual_condition = VisualCondition(c.in_channels, chans) if c.visual_condition else None
+
+        def resnet(cin: int, cout: int) -> ResnetBlock2D:
+            return ResnetBlock2D(
+                in_channels=cin, out_channels=cout, temb_channels=temb, eps=c.norm_eps, groups=c.norm_num_groups
+            )
+
+        def attention(level: int) -> SpatialTransformer | None:
+            if not c.attention_levels[level]:
+                return None
+            return SpatialTransformer(
+                chans[level], c.attention_heads[level], c.cross_attention_dim, c.norm_num_groups,
+                c.transformer_layers, c.multi_query,
+            )
+
+        self.down_blocks = nn.ModuleList()
+        self.downsamplers = nn.ModuleList()
+        prev = chans[0]
+        for level in range(n):
+            layers = nn.ModuleList()
+            for i in range(c.layers_per_block):
+                layers.append(SpatialLayer(resnet(prev if i == 0 else chans[level], chans[level]), attention(level)))
+            prev = chans[level]
+            self.down_blocks.append(layers)
+            last = level == n - 1
+            self.downsamplers.append(
+                nn.Identity() if last else Downsample2D(chans[level], use_conv=True, out_channels=chans[level], padding=1, name="op")
+            )
+
+        mid_ch = chans[-1]
+        self.mid_resnet_1 = resnet(mid_ch, mid_ch)
+        self.mid_attention = (
+            SpatialTransformer(mid_ch, c.attention_heads[-1], c.cross_attention_dim, c.norm_num_groups,
+                               c.transformer_layers, c.multi_query)
+            if c.mid_block_attention else None
+        )
+        self.mid_resnet_2 = resnet(mid_ch, mid_ch)
+
+        self.up_blocks = nn.ModuleList()
+        self.upsamplers = nn.ModuleList()
+        rev = list(reversed(chans))
+        prev_out = rev[0]
+        for up in range(n):
+            level = n - 1 - up
+            out_ch = rev[up]
+            in_ch = rev[min(up + 1, n - 1)]
+            layers = nn.ModuleList()
+            for i in range(c.layers_per_block + 1):
+                skip = in_ch if i == c.layers_per_block else out_ch
+                cin = prev_out if i == 0 else out_ch
+                layers.append(SpatialLayer(resnet(cin + skip, out_ch), attention(level)))
+            prev_out = out_ch
+            self.up_blocks.append(layers)
+            last = up == n - 1
+            self.upsamplers.append(nn.Identity() if last else Upsample2D(out_ch, use_conv=True, out_channels=out_ch))
+
+        self.conv_norm_out = nn.GroupNorm(c.norm_num_groups, chans[0], eps=c.norm_eps)
+        self.conv_act = nn.SiLU()
+        self.conv_out = nn.Conv2d(chans[0], c.out_channels, 3, padding=1)
+
+        self.slots = slot_table(c)
+        arch = parse_arch(c.arch, c)
+        # One ModuleList per slot (empty when the slot holds nothing), keyed by slot index.
+        self.temporal = nn.ModuleDict(
+            {
+                str(i): nn.ModuleList(
+                    build_candidate(name, self.slots[i].channels, c.norm_num_groups, c.temporal_head_dim,
+                                    c.cross_attention_dim, c.num_frames)
+                    for name in names
+                )
+                for i, names in arch.items()
+            }
+        )
+
+    # ----------------------------------------------------------------------------------------------
+    def _run_slot(self, index: int, x: torch.Tensor, ctx: TemporalContext) -> torch.Tensor:
+        key = str(index)
+        if key in self.temporal:
+            for layer in self.temporal[key]:
+                x = layer(x, ctx)
+        return x
+
+    def _spatial(self, layer: SpatialLayer, x: torch.Tensor, emb: torch.Tensor, text: torch.Tensor,
+                 text_bias: torch.Tensor | None) -> torch.Tensor:
+        x = layer.resnet(x, emb)
+        if layer.attention is not None:
+            x = layer.attention(x, text, text_bias)
+        return x
+
+    def forward(
+        self,
+        sample: torch.Tensor,
+        timestep: torch.Tensor,
+        encoder_hidden_states: torch.Tensor,
+        encoder_attention_mask: torch.Tensor | None = None,
+        pooled_text: torch.Tensor | None = None,
+        fps: torch.Tensor | None = None,
+        cond_latents: torch.Tensor | None = None,
+        cond_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Predict the velocity for ``sample``.
+
+        encoder_attention_mask: (B, L) 1 for real tokens, 0 for padding. pooled_text: (B, D).
+        fps: (B,). cond_latents: (B, F, C, H, W) known-frame latents with cond_mask (B, F) in {0, 1}.
+        """
+        b, f, ch, h, w = sample.shape
+        if f > self.config.num_frames:
+            raise ValueError(f"model holds at most {self.config.num_frames} frames, got {f}")
+        x = sample.reshape(b * f, ch, h, w)
+
+        t = torch.as_tensor(timestep, device=sample.device)
+        t = t.reshape(-1, 1).expand(b, f) if t.dim() <= 1 else t
+        emb = self.time_embedding(self.time_proj(t.reshape(b * f)).to(sample.dtype))  # (B*F, temb)
+        clip_emb = 0
+        if pooled_text is not None:
+            clip_emb = clip_emb + self.text_embedding(pooled_text)
+        if fps is not None and self.fps_embedding is not None:
+            clip_emb = clip_emb + self.fps_embedding(fps.reshape(b))
+        if not isinstance(clip_emb, int):
+            emb = (emb.reshape(b, f, -1) + clip_emb[:, None]).reshape(b * f, -1)
+
+        # Text tokens in the (N, D, 1, L) layout: one copy per clip for temporal layers, per frame for spatial ones.
+        text_clip = encoder_hidden_states.transpose(1, 2).unsqueeze(2)
+        text_frames = text_clip.repeat_interleave(f, dim=0)
+        bias_clip = bias_frames = None
+        if encoder_attention_mask is not None:
+            bias_clip = ((1 - encoder_attention_mask.to(sample.dtype)) * MASK_VALUE).reshape(b, 1, 1, -1)
+            bias_frames = bias_clip.repeat_interleave(f, dim=0)
+        ctx = TemporalContext(num_frames=f, text=text_clip, text_bias=bias_clip)
+
+        visual = None
+        if cond_latents is not None and self.visual_condition is not None:
+            if cond_mask is None:
+                raise ValueError("cond_latents needs cond_mask (B, F)")
+            visual = self.visual_condition(cond_latents.reshape(b * f, ch, h, w), cond_mask.reshape(b * f))
+
+        x = self.conv_in(x)
+        skips = [x]
+        slot = 0
+        for level, (layers, down) in enumerate(zip(self.down_blocks, self.downsamplers, strict=True)):
+            for layer in layers:
+                x = self._spatial(layer, x, emb, text_frames, bias_frames)
+                x = self._run_slot(slot, x, ctx)
+                slot += 1
+                skips.append(x)
+            if visual is not None:
+                scale, shift = visual[level]
+                x = x * (1 + scale) + shift
+            if not isinstance(down, nn.Identity):
+                x = down(x)
+                skips.append(x)
+
+        x = self.mid_resnet_1(x, emb)
+        if self.mid_attention is not None:
+            x = self.mid_attention(x, text_frames, bias_frames)
+        x = self.mid_resnet_2(x, emb)
+        x = self._run_slot(slot, x, ctx)
+        slot += 1
+
+        for layers, up in zip(self.up_blocks, self.upsamplers, strict=True):
+            for layer in layers:
+                x = torch.cat([x, skips.pop()], dim=1)
+                x = self._spatial(layer, x, emb, text_frames, bias_frames)
+                x = self._run_slot(slot, x, ctx)
+                slot += 1
+            if not isinstance(up, nn.Identity):
+                x = up(x)
+
+        x = self.conv_out(self.conv_act(self.conv_norm_out(x)))
+        return x.reshape(b, f, -1, h, w)
+
+    # ----------------------------------------------------------------------------------------------
+    def spatial_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the image backbone (everything but temporal layers and new conditions)."""
+        skip = {id(p) for p in self.temporal.parameters()}
+        return [p for p in self.parameters() if id(p) not in skip]
+
+    def freeze_backbone(self) -> None:
+        """Freeze the image backbone so only temporal layers train (diffusers' ``freeze_unet2d_params``)."""
+        for p in self.spatial_parameters():
+            p.requires_grad_(False)
+
+    def save_pretrained(self, path: str | Path, extra_json: dict[str, Any] | None = None) -> Path:
+        """Write ``config.json`` + ``model.safetensors`` atomically."""
+        return write_artifact(path, to_dict(self.config), {WEIGHTS_NAME: self.state_dict()}, extra_json)
+
+    @classmethod
+    def from_config_file(cls, path: str | Path) -> VideoUNet:
+        config = from_dict(VideoUNetConfig, read_json(Path(path) / "config.json"))
+        return cls(config)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path) -> VideoUNet:
+        """Load a denoiser folder (``config.json`` + ``model.safetensors``), validating every tensor."""
+        path = Path(path)
+        if not path.is_dir():
+            raise MobilevidError(f"model folder not found: {path}")
+        model = cls.from_config_file(path)
+        load_module_weights(model, path / WEIGHTS_NAME)
+        return model
+
+    @classmethod
+    def from_image_unet(cls, path: str | Path, arch: Any = None, **overrides: Any) -> VideoUNet:
+        """Inflate a local diffusers ``UNet2DConditionModel`` folder (see ``inflate.py``)."""
+        from mobilevid.models.inflate import inflate_image_unet
+
+        return inflate_image_unet(path, arch=arch, **overrides)
