@@ -17,7 +17,7 @@ from mobilevid import __version__
 from mobilevid.errors import MobilevidError
 
 # Each command module exposes ``add_parser(subparsers)`` and sets ``func`` on its parser.
-COMMAND_MODULES = ("info", "inflate")
+COMMAND_MODULES = ("info", "inflate", "train", "generate", "eval")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -32,7 +32,7 @@ def quiet_third_party() -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=UserWarning, module="torch")
-    for name in ("torch.utils._pytree", "torchao", "diffusers", "transformers", "accelerate", "root"):
+    for name in ("torch.utils._pytree", "torchao", "diffusers", "transformers", "accelerate"):
         logging.getLogger(name).setLevel(logging.ERROR)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")

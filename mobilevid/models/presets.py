@@ -20,6 +20,15 @@ from mobilevid.models.vae import VAEConfig
 
 
 @dataclass
+class SamplingConfig:
+    """How the model samples by default (``generate`` and ``eval`` read it from the model folder)."""
+
+    steps: int = 25
+    guidance: float = 5.0  # classifier-free guidance scale; 1.0 turns guidance off
+    sigmas: list[float] | None = None  # fixed noise levels (a distilled student's), else a uniform schedule
+
+
+@dataclass
 class ModelConfig:
     """A whole text-to-video model: what ``model_index.json`` of a model folder records."""
 
@@ -32,6 +41,7 @@ class ModelConfig:
     text_max_length: int = 32
     denoiser: VideoUNetConfig = field(default_factory=VideoUNetConfig)
     vae: VAEConfig = field(default_factory=VAEConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
 
     def __post_init__(self) -> None:
         down = self.vae.downsample

@@ -90,6 +90,14 @@ class TextEncoder(nn.Module):
         states, pooled = self.module(ids, mask)
         return states, pooled, mask
 
+    @torch.no_grad()
+    def encode_null(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The empty caption: the unconditional input for classifier-free guidance and caption dropout."""
+        tok = self.tokenizer([""], padding="max_length", truncation=True, max_length=self.max_length,
+                             return_tensors="pt")
+        states, pooled = self.module(tok["input_ids"], tok["attention_mask"])
+        return states, pooled, tok["attention_mask"]
+
     def train(self, mode: bool = True) -> TextEncoder:
         # Frozen: always in eval mode.
         return super().train(False)

@@ -1,0 +1,254 @@
+"""A folder of the user's own videos with captions (CSV or JSONL), decoded with PyAV.
+
+Layout::
+
+    my_videos/
+        captions.csv        # or captions.jsonl / metadata.csv, or pass captions=PATH
+        clip_0001.mp4       # anything FFmpeg decodes: mp4, webm, avi, mov, mkv, gif
+        ...
+
+Caption file columns: the file in ``file`` / ``video`` / ``path`` / ``videoid`` (relative to the
+folder, or to the caption file's own folder) and the text in ``caption`` / ``text`` / ``name``. That also reads WebVid's own metadata (``videoid``,
+``name``, optional ``page_dir``): a file value without an extension is looked up as
+``{value}.mp4`` (or another video extension), also under ``page_dir/``.
+
+Frames follow MagicVideo's sampling (Zhou et al. 2022): a random sub-segment of the clip,
+sampled uniformly at a target frame rate, resized (short side) and centre-cropped. The
+random start is a pure function of ``(seed, index)``, so a resumed run sees the same clips.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from mobilevid.errors import MobilevidError
+
+logger = logging.getLogger("mobilevid.data")
+
+VIDEO_EXTENSIONS = (".mp4", ".webm", ".avi", ".mov", ".mkv", ".gif", ".m4v")
+CAPTION_FILES = ("captions.csv", "captions.jsonl", "metadata.csv")
+FILE_COLUMNS = ("file", "video", "path", "videoid")
+CAPTION_COLUMNS = ("caption", "text", "name")
+# Errors PyAV raises on files it cannot open or decode (FFmpegError covers InvalidDataError).
+_DECODE_ERRORS = (av.FFmpegError, OSError, ValueError, EOFError)
+_MAX_FALLBACKS = 8
+
+
+@dataclass(frozen=True)
+class VideoEntry:
+    """One readable video: where it is, its caption, and what the probe found."""
+
+    path: Path
+    caption: str
+    duration: float  # seconds; 0.0 when the container does not say
+    fps: float  # the stream's average frame rate; 0.0 when unknown
+
+
+def read_caption_rows(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """Rows and column names of a CSV or JSONL caption file."""
+    try:
+        if path.suffix.lower() == ".jsonl":
+            rows, columns = [], []
+            with path.open(encoding="utf-8") as handle:
+                for line_no, line in enumerate(handle, 1):
+                    if not line.strip():
+                        continue
+                    row = json.loads(line)
+                    if not isinstance(row, dict):
+                        raise MobilevidError(f"{path}:{line_no}: each JSONL line must be an object, got {type(row).__name__}")
+                    rows.append(row)
+                    columns += [k for k in row if k not in columns]
+            return rows, columns
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            # Strip header cells so that "file, caption" finds " caption" too.
+            rows = [{k.strip(): v for k, v in row.items() if k is not None} for row in reader]
+            return rows, [c.strip() for c in reader.fieldnames or []]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error) as err:
+        raise MobilevidError(f"cannot read caption file {path}: {err}") from err
+
+
+def find_caption_file(root: Path, captions: str | Path | None) -> Path:
+    """The explicit caption file (absolute or relative to ``root``) or the first of ``CAPTION_FILES``."""
+    if captions is not None:
+        path = Path(captions)
+        path = path if path.is_absolute() or path.exists() else root / path
+        if not path.is_file():
+            raise MobilevidError(f"caption file {captions} not found (also looked in {root})")
+        return path
+    for name in CAPTION_FILES:
+        if (root / name).is_file():
+            return root / name
+    raise MobilevidError(f"no caption file in {root}: add one of {', '.join(CAPTION_FILES)} or pass captions=PATH")
+
+
+def _pick_column(columns: list[str], wanted: tuple[str, ...], role: str, path: Path, exclude: str | None = None) -> str:
+    lowered = {c.strip().lower(): c for c in columns if c != exclude}
+    for name in wanted:
+        if name in lowered:
+            return lowered[name]
+    raise MobilevidError(
+        f"caption file {path} has no {role} column (expected one of {', '.join(wanted)}; "
+        f"found: {', '.join(columns) or 'none'})"
+    )
+
+
+def _resolve(bases: list[Path], value: str, row: dict[str, Any]) -> Path | None:
+    """The video file a caption row points at, or None if it is not there."""
+    dirs = list(bases)
+    if row.get("page_dir"):
+        dirs += [base / str(row["page_dir"]) for base in bases]  # WebVid downloads sorted into page folders
+    for folder in dirs:
+        candidate = folder / value
+        if candidate.is_file():
+            return candidate
+        for ext in VIDEO_EXTENSIONS:
+            candidate = folder / f"{value}{ext}"
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def probe_video(path: Path) -> tuple[float, float] | None:
+    """(duration s, fps) from the container's metadata, or None if PyAV cannot open a video stream."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return None
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+            fps = float(rate) if rate else 0.0
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                duration = container.duration / av.time_base
+            else:
+                duration = stream.frames / fps if stream.frames and fps else 0.0
+            return duration, fps
+    except _DECODE_ERRORS:
+        return None
+
+
+class FolderVideoDataset(Dataset):
+    """Videos and captions from a folder (see module docstring); items like the built-in sets.
+
+    Items: ``{"video": (num_frames, 3, size, size) in [-1, 1], "caption": str, "labels": {"file": str}}``.
+    Files the probe cannot read, or that the caption file names but are absent, are skipped:
+    ``num_skipped`` counts them and ``skipped`` lists them; one warning summarises them.
+    """
+
+    def __init__(self, root: str | Path, captions: str | Path | None = None, num_frames: int = 16, size: int = 64,
+                 fps: float = 8.0, seed: int = 0) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise MobilevidError(f"video folder {root} does not exist or is not a directory")
+        if num_frames < 1 or size < 1 or fps <= 0:
+            raise MobilevidError(f"need num_frames >= 1, size >= 1 and fps > 0, got {num_frames}, {size}, {fps}")
+        self.num_frames, self.size, self.fps, self.seed = int(num_frames), int(size), float(fps), int(seed)
+        self.caption_file = find_caption_file(self.root, captions)
+        rows, columns = read_caption_rows(self.caption_file)
+        file_column = _pick_column(columns, FILE_COLUMNS, "file", self.caption_file)
+        caption_column = _pick_column(columns, CAPTION_COLUMNS, "caption", self.caption_file, exclude=file_column)
+        # Files resolve against the video folder first, then against the caption file's folder.
+        bases = list(dict.fromkeys([self.root, self.caption_file.parent]))
+        self.entries: list[VideoEntry] = []
+        self.skipped: list[str] = []
+        missing = unreadable = 0
+        for row in rows:
+            value = str(row.get(file_column) or "").strip()
+            path = _resolve(bases, value, row) if value else None
+            if path is None:
+                missing += 1
+                self.skipped.append(value or "<empty>")
+                continue
+            info = probe_video(path)
+            if info is None:
+                unreadable += 1
+                self.skipped.append(str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(path))
+                continue
+            self.entries.append(VideoEntry(path, str(row.get(caption_column) or "").strip(), *info))
+        tried = len(rows)
+        if self.skipped:
+            logger.warning("skipped %d of %d videos listed in %s (%d missing, %d unreadable by PyAV; first: %s)",
+                           len(self.skipped), tried, self.caption_file, missing, unreadable, self.skipped[0])
+        if not self.entries:
+            raise MobilevidError(f"no readable video in {self.root} ({tried} files tried)")
+
+    @property
+    def num_skipped(self) -> int:
+        return len(self.skipped)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if not 0 <= index < len(self.entries):
+            raise IndexError(f"index {index} out of range for a folder data set of {len(self.entries)} videos")
+        # A file that probed fine can still fail to decode; fall back to the next one, deterministically.
+        for attempt in range(_MAX_FALLBACKS):
+            entry = self.entries[(index + attempt) % len(self.entries)]
+            rng = np.random.default_rng([self.seed, int(index), attempt])
+            try:
+                frames = self._decode(entry, rng)
+            except _DECODE_ERRORS as err:
+                logger.warning("could not decode %s (%s); using the next video", entry.path, err)
+                continue
+            if frames is not None:
+                rel = entry.path.relative_to(self.root) if entry.path.is_relative_to(self.root) else entry.path
+                return {"video": self._to_tensor(frames), "caption": entry.caption, "labels": {"file": str(rel)}}
+            logger.warning("no frames decoded from %s; using the next video", entry.path)
+        raise MobilevidError(f"could not decode {_MAX_FALLBACKS} videos in a row from {self.root}")
+
+    def _decode(self, entry: VideoEntry, rng: np.random.Generator) -> np.ndarray | None:
+        """(num_frames, H, W, 3) uint8 frames at ``self.fps`` from a random sub-segment; None if empty."""
+        span = (self.num_frames - 1) / self.fps
+        start = rng.uniform(0.0, max(0.0, entry.duration - span - (1.0 / entry.fps if entry.fps else 0.0)))
+        with av.open(str(entry.path)) as container:
+            stream = container.streams.video[0]
+            offset = float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
+            targets = offset + start + np.arange(self.num_frames) / self.fps
+            if start > 0 and stream.time_base:
+                # Lands on the keyframe at or before the start; earlier frames are read and dropped.
+                container.seek(int((offset + start) / stream.time_base), stream=stream, backward=True)
+            picked: list[np.ndarray] = []
+            previous, previous_array = None, None
+            for count, frame in enumerate(container.decode(stream)):
+                time = frame.time if frame.time is not None else offset + count / (entry.fps or self.fps)
+                # Each target takes the last frame shown at or before it (nearest-earlier sampling).
+                while len(picked) < self.num_frames and time > targets[len(picked)] + 1e-6:
+                    if previous_array is None:
+                        previous_array = (previous if previous is not None else frame).to_ndarray(format="rgb24")
+                    picked.append(previous_array)
+                if len(picked) == self.num_frames:
+                    break
+                previous, previous_array = frame, None
+            if len(picked) < self.num_frames:
+                if previous is None:
+                    return None
+                # The clip ended before the segment did: repeat its last frame.
+                if previous_array is None:
+                    previous_array = previous.to_ndarray(format="rgb24")
+                picked += [previous_array] * (self.num_frames - len(picked))
+        return np.stack(picked)
+
+    def _to_tensor(self, frames: np.ndarray) -> torch.Tensor:
+        """uint8 (F, H, W, 3) -> (F, 3, size, size) in [-1, 1]: short side to ``size``, centre crop."""
+        clip = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0
+        height, width = clip.shape[-2:]
+        scale = self.size / min(height, width)
+        new_h, new_w = max(self.size, round(height * scale)), max(self.size, round(width * scale))
+        clip = F.interpolate(clip, size=(new_h, new_w), mode="bilinear", antialias=True, align_corners=False)
+        top, left = (new_h - self.size) // 2, (new_w - self.size) // 2
+        clip = clip[:, :, top : top + self.size, left : left + self.size]
+        return (clip.clamp(0.0, 1.0) * 2.0 - 1.0).contiguous()

@@ -1,0 +1,163 @@
+"""Text-to-video pipeline: text encoder -> flow-matching Euler sampling of the denoiser -> VAE decoder.
+
+A model folder (diffusers-like layout)::
+
+    model_index.json              ModelConfig: preset, sizes, frames, fps, sub-configs, sampling defaults
+    denoiser/config.json + model.safetensors
+    vae/config.json + model.safetensors
+    scheduler/scheduler_config.json   diffusers FlowMatchEulerDiscreteScheduler
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from diffusers import FlowMatchEulerDiscreteScheduler
+from tqdm.auto import tqdm
+
+from mobilevid.artifacts import atomic_dir, read_json, write_json
+from mobilevid.config import from_dict, to_dict
+from mobilevid.errors import MobilevidError
+from mobilevid.models.presets import ModelConfig
+from mobilevid.models.text_encoder import TextEncoder
+from mobilevid.models.vae import VideoVAE
+from mobilevid.models.video_unet import VideoUNet
+from mobilevid.sampling import sample_flow_euler, schedule_sigmas
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
+
+
+@dataclass
+class PipelineOutput:
+    frames: torch.Tensor  # (B, F, 3, H, W) in [0, 1]
+    seconds: float
+    model_evaluations: int  # denoiser calls per video (a guided step counts two)
+
+
+def resolve_model_dir(path: str | Path | None) -> Path:
+    """``None`` -> the built-in default model; otherwise a folder that must exist."""
+    if path is None:
+        if not (DEFAULT_MODEL_DIR / "model_index.json").is_file():
+            raise MobilevidError("the built-in default model is not installed; pass --model DIR")
+        return DEFAULT_MODEL_DIR
+    path = Path(path)
+    if not path.is_dir():
+        raise MobilevidError(f"model folder not found: {path}")
+    if not (path / "model_index.json").is_file():
+        raise MobilevidError(f"{path} is not a model folder (no model_index.json)")
+    return path
+
+
+class Pipeline:
+    """``Pipeline.from_pretrained(DIR)(prompts)`` returns frames, as diffusers pipelines do."""
+
+    def __init__(self, config: ModelConfig, denoiser: VideoUNet, vae: VideoVAE, text_encoder: TextEncoder,
+                 scheduler: FlowMatchEulerDiscreteScheduler | None = None) -> None:
+        self.config = config
+        self.denoiser = denoiser.eval()
+        self.vae = vae.eval()
+        self.text_encoder = text_encoder
+        self.scheduler = scheduler or FlowMatchEulerDiscreteScheduler()
+        self._null: tuple[torch.Tensor, ...] | None = None
+
+    # -- loading and saving ------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, path: str | Path | None = None) -> Pipeline:
+        path = resolve_model_dir(path)
+        config = from_dict(ModelConfig, read_json(path / "model_index.json"))
+        denoiser = VideoUNet.from_pretrained(path / "denoiser")
+        vae = VideoVAE.from_pretrained(path / "vae")
+        scheduler = FlowMatchEulerDiscreteScheduler.from_pretrained(str(path / "scheduler"))
+        return cls(config, denoiser, vae, TextEncoder(config.text_encoder, config.text_max_length), scheduler)
+
+    @classmethod
+    def from_config(cls, config: ModelConfig) -> Pipeline:
+        """Fresh (untrained) components for ``config``."""
+        return cls(config, VideoUNet(config.denoiser), VideoVAE(config.vae),
+                   TextEncoder(config.text_encoder, config.text_max_length))
+
+    def save_pretrained(self, path: str | Path) -> Path:
+        """Write the model folder atomically."""
+        self.config.denoiser = self.denoiser.config
+        self.config.vae = self.vae.config
+        with atomic_dir(path) as tmp:
+            write_json(tmp / "model_index.json", to_dict(self.config))
+            self.denoiser.save_pretrained(tmp / "denoiser")
+            self.vae.save_pretrained(tmp / "vae")
+            self.scheduler.save_config(str(tmp / "scheduler"))
+        return Path(path)
+
+    # -- text --------------------------------------------------------------------------------------
+    def encode_prompts(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.text_encoder.encode(prompts)
+
+    def null_embedding(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The unconditional (empty caption) embedding used for guidance and caption dropout."""
+        if self._null is None:
+            self._null = self.text_encoder.encode_null()
+        return self._null
+
+    # -- sampling ----------------------------------------------------------------------------------
+    def sigmas(self, steps: int | None = None) -> torch.Tensor:
+        s = self.config.sampling
+        if steps is None and s.sigmas is not None:
+            return schedule_sigmas(self.scheduler, len(s.sigmas), s.sigmas)
+        return schedule_sigmas(self.scheduler, steps or s.steps)
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        prompt: str | list[str],
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        seed: int = 0,
+        num_frames: int | None = None,
+        progress: bool = False,
+    ) -> PipelineOutput:
+        import time
+
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+        if not prompts:
+            raise MobilevidError("no prompt given")
+        frames = self.config.num_frames if num_frames is None else num_frames
+        if not 1 <= frames <= self.denoiser.config.num_frames:
+            raise MobilevidError(f"frames must be between 1 and {self.denoiser.config.num_frames}, got {frames}")
+        if num_inference_steps is not None and num_inference_steps < 1:
+            raise MobilevidError(f"steps must be at least 1, got {num_inference_steps}")
+        guidance = self.config.sampling.guidance if guidance_scale is None else guidance_scale
+        start = time.perf_counter()
+        states, pooled, mask = self.encode_prompts(prompts)
+        b = len(prompts)
+        if guidance != 1.0:
+            n_states, n_pooled, n_mask = self.null_embedding()
+            states = torch.cat([states, n_states.expand(b, -1, -1)])
+            pooled = torch.cat([pooled, n_pooled.expand(b, -1)])
+            mask = torch.cat([mask, n_mask.expand(b, -1)])
+        fps = torch.full((states.shape[0],), float(self.config.fps))
+        d = self.denoiser.config
+        # One generator per prompt, so a video does not depend on what else is in the batch.
+        noise = torch.stack([
+            torch.randn(frames, d.in_channels, d.latent_height, d.latent_width,
+                        generator=torch.Generator().manual_seed(seed + i))
+            for i in range(b)
+        ])
+
+        def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            if guidance == 1.0:
+                return self.denoiser(x, t, states, encoder_attention_mask=mask, pooled_text=pooled, fps=fps)
+            v = self.denoiser(torch.cat([x, x]), torch.cat([t, t]), states, encoder_attention_mask=mask,
+                              pooled_text=pooled, fps=fps)
+            v_cond, v_uncond = v.chunk(2)
+            return v_uncond + guidance * (v_cond - v_uncond)
+
+        sigmas = self.sigmas(num_inference_steps)
+        steps = len(sigmas) - 1
+        bar = tqdm(total=steps, desc="sampling", disable=not progress, leave=False)
+        latents = sample_flow_euler(velocity, noise, sigmas, progress=lambda _: bar.update(1))
+        bar.close()
+        video = self.vae.decode(latents)
+        video = ((video + 1) / 2).clamp(0, 1)
+        evals = steps * (1 if guidance == 1.0 else 2)
+        return PipelineOutput(frames=video, seconds=time.perf_counter() - start, model_evaluations=evals)

@@ -1,0 +1,1 @@
+"""Training loops: the VAE stage and the denoiser (teacher) stage, on HF accelerate."""

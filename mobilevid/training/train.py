@@ -1,0 +1,201 @@
+"""``mobilevid train``: the VAE stage, then the denoiser stage (the teacher), on HF accelerate.
+
+One process by default; ``accelerate launch --num_processes N -m mobilevid.cli.main train ...``
+runs data-parallel on several GPUs or CPU processes (gloo). Output folder::
+
+    run.json                   resolved config, command line, versions
+    vae/                       the trained VAE (config.json + model.safetensors)
+    model/                     the trained text-to-video model folder (Pipeline.from_pretrained)
+    stages/{vae,denoiser}/checkpoints/step-*/   atomic checkpoints for --resume
+    logs/                      TensorBoard
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+
+from mobilevid.config import to_dict
+from mobilevid.data import make_dataset
+from mobilevid.errors import MobilevidError
+from mobilevid.models.presets import ModelConfig, SamplingConfig, get_preset
+from mobilevid.models.rectified_flow import TIMESTEP_SCALE, add_noise, flow_loss, sample_times
+from mobilevid.models.text_encoder import TextEncoder
+from mobilevid.models.vae import VideoVAE
+from mobilevid.models.video_unet import VideoUNet
+from mobilevid.seeding import record_run, seed_everything
+from mobilevid.training.batches import StepBatches, step_generator
+from mobilevid.training.loop import LoopSettings, run_loop
+from mobilevid.training.train_config import TrainConfig
+
+logger = logging.getLogger("mobilevid.train")
+
+_NOISE, _TIME, _DROP, _COND, _VAE = 1, 2, 3, 4, 5
+_DATA_LENGTH = 10_000_000  # procedural clips are rendered on demand; the length only bounds indices
+
+
+class TextCache:
+    """Caption -> (token states, pooled, mask), encoded once: captions repeat, the encoder is frozen."""
+
+    def __init__(self, encoder: TextEncoder) -> None:
+        self.encoder = encoder
+        self.cache: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+
+    def __call__(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        missing = [c for c in dict.fromkeys(captions) if c not in self.cache]
+        if missing:
+            if "" in missing:
+                self.cache[""] = tuple(t[0] for t in self.encoder.encode_null())  # type: ignore[assignment]
+                missing.remove("")
+            if missing:
+                states, pooled, mask = self.encoder.encode(missing)
+                for i, c in enumerate(missing):
+                    self.cache[c] = (states[i], pooled[i], mask[i])
+        items = [self.cache[c] for c in captions]
+        return tuple(torch.stack(parts) for parts in zip(*items, strict=True))  # type: ignore[return-value]
+
+
+def _model_config(cfg: TrainConfig) -> ModelConfig:
+    model_cfg = get_preset(cfg.preset)
+    if cfg.num_frames is not None:
+        if cfg.num_frames < 1:
+            raise MobilevidError(f"num_frames must be at least 1, got {cfg.num_frames}")
+        model_cfg.num_frames = cfg.num_frames
+        model_cfg.denoiser.num_frames = cfg.num_frames
+    model_cfg.sampling = SamplingConfig(steps=cfg.sample_steps, guidance=cfg.sample_guidance)
+    return model_cfg
+
+
+def _vae_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, out: Path, resume: bool) -> VideoVAE:
+    vae_dir = out / "vae"
+    if resume and (vae_dir / "config.json").is_file():
+        logger.info("VAE stage already finished: %s", vae_dir)
+        return VideoVAE.from_pretrained(vae_dir)
+    s = cfg.vae
+    torch.manual_seed(cfg.seed)
+    vae = VideoVAE(model_cfg.vae)
+    frames = min(s.frames, model_cfg.num_frames)
+    data = make_dataset(cfg.data, "train", num_frames=frames, size=model_cfg.height, seed=cfg.seed, length=_DATA_LENGTH)
+    batches = StepBatches(data, s.batch_size, cfg.seed, 0.0, acc.process_index, acc.num_processes)
+
+    def loss_fn(model: torch.nn.Module, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        video = batches(step)["video"].to(acc.device)  # (B, F, 3, H, W)
+        b, f = video.shape[:2]
+        x = video.reshape(b * f, *video.shape[2:])
+        core = model.module if hasattr(model, "module") else model
+        posterior = core.encode_distribution(x)
+        z = posterior.mean + posterior.std * torch.randn(
+            posterior.mean.shape, generator=step_generator(cfg.seed, step, acc.process_index, _VAE)
+        ).to(x.device)
+        recon = core.decode_frames(z, f)
+        rec = F.l1_loss(recon, x)
+        kl = posterior.kl().mean()  # summed over latent elements, averaged over frames
+        return rec + s.kl_weight * kl, {"l1": float(rec.detach()), "kl": float(kl.detach())}
+
+    settings = LoopSettings("vae", s.steps, s.lr, grad_clip=1.0, checkpoint_every=cfg.checkpoint_every,
+                            keep_checkpoints=cfg.keep_checkpoints, log_every=cfg.log_every)
+    vae, _ = run_loop(acc, vae, loss_fn, settings, out / "stages" / "vae", resume)
+    # Scale latents to unit variance (LDM's scale_factor), measured on training clips.
+    with torch.no_grad():
+        zs = [vae.encode(batches(10_000 + i)["video"]) for i in range(8)]
+    vae.config.scaling_factor = float(1.0 / torch.cat([z.flatten() for z in zs]).std())
+    vae.config.shift_factor = 0.0
+    if acc.is_main_process:
+        vae.save_pretrained(vae_dir)
+    acc.wait_for_everyone()
+    logger.info("VAE stage done: latent scaling factor %.4f", vae.config.scaling_factor)
+    return vae
+
+
+def _denoiser_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, vae: VideoVAE, out: Path,
+                    resume: bool) -> None:
+    s = cfg.denoiser
+    torch.manual_seed(cfg.seed + 1)
+    denoiser = VideoUNet(model_cfg.denoiser)
+    vae = vae.eval().requires_grad_(False).to(acc.device)
+    text = TextCache(TextEncoder(model_cfg.text_encoder, model_cfg.text_max_length))
+    data = make_dataset(cfg.data, "train", num_frames=model_cfg.num_frames, size=model_cfg.height, seed=cfg.seed,
+                        length=_DATA_LENGTH)
+    batches = StepBatches(data, s.batch_size, cfg.seed, s.image_ratio, acc.process_index, acc.num_processes)
+    rank = acc.process_index
+
+    def loss_fn(model: torch.nn.Module, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        batch = batches(step)
+        video = batch["video"].to(acc.device)
+        b, f = video.shape[:2]
+        with torch.no_grad():
+            x0 = vae.encode(video)
+        g_drop = step_generator(cfg.seed, step, rank, _DROP)
+        drop = torch.rand(b, generator=g_drop) < s.caption_dropout
+        captions = ["" if d else c for c, d in zip(batch["caption"], drop.tolist(), strict=True)]
+        states, pooled, mask = (t.to(acc.device) for t in text(captions))
+        noise = torch.randn(x0.shape, generator=step_generator(cfg.seed, step, rank, _NOISE)).to(acc.device)
+        t = sample_times(b, step_generator(cfg.seed, step, rank, _TIME), s.time_mean, s.time_std).to(acc.device)
+        x_t = add_noise(x0, noise, t)
+        fps = torch.full((b,), float(model_cfg.fps), device=acc.device)
+        cond = {}
+        g_cond = step_generator(cfg.seed, step, rank, _COND)
+        if f > 2 and s.visual_condition_prob > 0 and float(torch.rand(1, generator=g_cond)) < s.visual_condition_prob:
+            # NUWA-XL local mode: first and last frames known, the middle generated.
+            known = torch.zeros(b, f, device=acc.device)
+            known[:, 0] = 1
+            known[:, -1] = 1
+            cond = {"cond_latents": x0, "cond_mask": known}
+        pred = model(x_t, t * TIMESTEP_SCALE, states, encoder_attention_mask=mask, pooled_text=pooled, fps=fps, **cond)
+        loss = flow_loss(pred, x0, noise)
+        return loss, {"image_batch": float(f == 1)}
+
+    settings = LoopSettings("denoiser", s.steps, s.lr, s.warmup_steps, s.weight_decay, s.grad_clip, s.ema_decay,
+                            cfg.checkpoint_every, cfg.keep_checkpoints, cfg.log_every)
+    denoiser, ema_state = run_loop(acc, denoiser, loss_fn, settings, out / "stages" / "denoiser", resume)
+    if ema_state is not None:
+        denoiser.load_state_dict({**denoiser.state_dict(), **ema_state})
+    if acc.is_main_process:
+        from mobilevid.pipeline import Pipeline
+
+        model_cfg.vae = vae.config
+        Pipeline(model_cfg, denoiser.cpu(), vae.cpu(), text.encoder).save_pretrained(out / "model")
+        logger.info("wrote %s", out / "model")
+    acc.wait_for_everyone()
+
+
+def train(cfg: TrainConfig, output: str | Path, resume: bool = False, argv: list[str] | None = None) -> Path:
+    """Run the configured stages; returns the model folder."""
+    out = Path(output)
+    unknown = set(cfg.stages) - {"vae", "denoiser"}
+    if unknown or not cfg.stages:
+        raise MobilevidError(f"stages must be a non-empty list of 'vae' and 'denoiser', got {cfg.stages}")
+    if out.exists() and any(out.iterdir()) and not resume:
+        raise MobilevidError(f"output folder {out} is not empty: pass --resume to continue it, or choose another")
+    model_cfg = _model_config(cfg)
+    if model_cfg.height != model_cfg.width:
+        raise MobilevidError("built-in training data is square: use a preset with height == width")
+    acc = Accelerator(mixed_precision=cfg.mixed_precision, log_with="tensorboard", project_dir=str(out / "logs"))
+    seed_everything(cfg.seed)
+    if acc.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        record_run(out, to_dict(cfg), argv)
+    acc.init_trackers("train")
+    try:
+        if "vae" in cfg.stages:
+            vae = _vae_stage(acc, cfg, model_cfg, out, resume)
+        elif (out / "vae" / "config.json").is_file():
+            vae = VideoVAE.from_pretrained(out / "vae")
+        else:
+            torch.manual_seed(cfg.seed)
+            vae = VideoVAE(model_cfg.vae)
+            logger.warning("no VAE stage and no trained VAE in %s: training on an untrained VAE", out / "vae")
+        if "denoiser" in cfg.stages:
+            _denoiser_stage(acc, cfg, model_cfg, vae, out, resume)
+    finally:
+        acc.end_training()
+    return out / "model"
+
+
+def describe(cfg: TrainConfig) -> dict[str, Any]:
+    return to_dict(cfg)

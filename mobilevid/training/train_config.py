@@ -1,0 +1,50 @@
+"""The training recipe: a typed dataclass; recipes (YAML/JSON) and ``--set`` override it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass
+class VAEStageConfig:
+    steps: int = 1500
+    batch_size: int = 2  # clips per step (each clip's frames go through the VAE together)
+    frames: int = 8  # frames per clip in this stage; the video decoder's temporal convs see them
+    lr: float = 1e-3
+    kl_weight: float = 1e-6  # small: the latents must stay informative (LDM's KL-f4 regime)
+
+
+@dataclass
+class DenoiserStageConfig:
+    steps: int = 6000
+    batch_size: int = 4  # clips per step
+    lr: float = 5e-4
+    warmup_steps: int = 200
+    weight_decay: float = 0.0
+    ema_decay: float = 0.999
+    grad_clip: float = 1.0
+    caption_dropout: float = 0.1  # empty caption this often, so classifier-free guidance works
+    image_ratio: float = 0.1  # share of single-frame image batches (SnapGen-V joint training)
+    visual_condition_prob: float = 0.1  # give first/last frames as a visual condition (NUWA-XL infilling)
+    time_mean: float = 0.0  # logit-normal time sampling (SD3)
+    time_std: float = 1.0
+
+
+@dataclass
+class TrainConfig:
+    """``mobilevid train``: a VAE stage then a denoiser stage (the teacher)."""
+
+    preset: str = "tiny"
+    data: str = "shapes+digits+photos"
+    seed: int = 0
+    num_frames: int | None = None  # frames per clip; None = the preset's
+    stages: list[str] = field(default_factory=lambda: ["vae", "denoiser"])
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 2
+    log_every: int = 25
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"  # fp16/bf16 for GPUs
+    sample_steps: int = 25  # the trained model's default sampling steps ...
+    sample_guidance: float = 4.0  # ... and guidance, written into model_index.json
+    vae: VAEStageConfig = field(default_factory=VAEStageConfig)
+    denoiser: DenoiserStageConfig = field(default_factory=DenoiserStageConfig)
