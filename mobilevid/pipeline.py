@@ -5,7 +5,8 @@ A model folder (diffusers-like layout)::
     model_index.json              ModelConfig: preset, sizes, frames, fps, sub-configs, sampling defaults
     denoiser/config.json + model.safetensors
     vae/config.json + model.safetensors
-    scheduler/scheduler_config.json   diffusers FlowMatchEulerDiscreteScheduler
+    scheduler/scheduler_config.json   diffusers FlowMatchEulerDiscreteScheduler; a distilled
+                                      student's fixed noise levels under "sigmas" (read by every later stage)
 """
 
 from __future__ import annotations
@@ -54,12 +55,14 @@ class Pipeline:
     """``Pipeline.from_pretrained(DIR)(prompts)`` returns frames, as diffusers pipelines do."""
 
     def __init__(self, config: ModelConfig, denoiser: VideoUNet, vae: VideoVAE, text_encoder: TextEncoder,
-                 scheduler: FlowMatchEulerDiscreteScheduler | None = None) -> None:
+                 scheduler: FlowMatchEulerDiscreteScheduler | None = None,
+                 fixed_sigmas: list[float] | None = None) -> None:
         self.config = config
         self.denoiser = denoiser.eval()
         self.vae = vae.eval()
         self.text_encoder = text_encoder
         self.scheduler = scheduler or FlowMatchEulerDiscreteScheduler()
+        self.fixed_sigmas = list(fixed_sigmas) if fixed_sigmas else None  # a distilled student's noise levels
         self._null: tuple[torch.Tensor, ...] | None = None
 
     # -- loading and saving ------------------------------------------------------------------------
@@ -70,7 +73,8 @@ class Pipeline:
         denoiser = VideoUNet.from_pretrained(path / "denoiser")
         vae = VideoVAE.from_pretrained(path / "vae")
         scheduler = FlowMatchEulerDiscreteScheduler.from_pretrained(str(path / "scheduler"))
-        return cls(config, denoiser, vae, TextEncoder(config.text_encoder, config.text_max_length), scheduler)
+        fixed = read_json(path / "scheduler" / "scheduler_config.json").get("sigmas")
+        return cls(config, denoiser, vae, TextEncoder(config.text_encoder, config.text_max_length), scheduler, fixed)
 
     @classmethod
     def from_config(cls, config: ModelConfig) -> Pipeline:
@@ -87,6 +91,11 @@ class Pipeline:
             self.denoiser.save_pretrained(tmp / "denoiser")
             self.vae.save_pretrained(tmp / "vae")
             self.scheduler.save_config(str(tmp / "scheduler"))
+            if self.fixed_sigmas is not None:
+                sched = read_json(tmp / "scheduler" / "scheduler_config.json")
+                sched["sigmas"] = self.fixed_sigmas
+                sched["timesteps"] = [s * 1000.0 for s in self.fixed_sigmas]
+                write_json(tmp / "scheduler" / "scheduler_config.json", sched)
         return Path(path)
 
     # -- text --------------------------------------------------------------------------------------
@@ -101,10 +110,10 @@ class Pipeline:
 
     # -- sampling ----------------------------------------------------------------------------------
     def sigmas(self, steps: int | None = None) -> torch.Tensor:
-        s = self.config.sampling
-        if steps is None and s.sigmas is not None:
-            return schedule_sigmas(self.scheduler, len(s.sigmas), s.sigmas)
-        return schedule_sigmas(self.scheduler, steps or s.steps)
+        """The noise levels of a run: the student's fixed ones by default, else a uniform schedule."""
+        if self.fixed_sigmas is not None and (steps is None or steps == len(self.fixed_sigmas)):
+            return torch.tensor([*self.fixed_sigmas, 0.0])
+        return schedule_sigmas(self.scheduler, steps or self.config.sampling.steps)
 
     @torch.no_grad()
     def __call__(

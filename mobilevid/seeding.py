@@ -50,5 +50,11 @@ def record_run(output_dir: str | Path, resolved_config: dict[str, Any], argv: li
         "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
     }
     path = output_dir / "run.json"
+    if path.is_file():
+        # A resumed run keeps the record of every earlier invocation.
+        from mobilevid.artifacts import read_json
+
+        previous = read_json(path)
+        record["earlier"] = previous.pop("earlier", []) + [previous]
     write_json(path, record)
     return path

@@ -52,5 +52,5 @@ def run(args: argparse.Namespace) -> int:
     if cfg.checkpoint_every < 1:
         raise MobilevidError(f"--checkpoint-every must be at least 1, got {cfg.checkpoint_every}")
     model_dir = train(cfg, args.output, resume=args.resume, argv=sys.argv)
-    print(f"model: {model_dir}")
+    print(f"model: {model_dir}" if "denoiser" in cfg.stages else f"VAE: {model_dir.parent / 'vae'}")
     return 0

@@ -25,7 +25,6 @@ class SamplingConfig:
 
     steps: int = 25
     guidance: float = 5.0  # classifier-free guidance scale; 1.0 turns guidance off
-    sigmas: list[float] | None = None  # fixed noise levels (a distilled student's), else a uniform schedule
 
 
 @dataclass

@@ -140,11 +140,10 @@ class VideoUNet(nn.Module):
                 x = layer(x, ctx)
         return x
 
-    def _spatial(self, layer: SpatialLayer, x: torch.Tensor, emb: torch.Tensor, text: torch.Tensor,
-                 text_bias: torch.Tensor | None) -> torch.Tensor:
-        x = layer.resnet(x, emb)
+    def _spatial(self, layer: SpatialLayer, x: torch.Tensor, state: dict[str, Any]) -> torch.Tensor:
+        x = layer.resnet(x, state["emb"])
         if layer.attention is not None:
-            x = layer.attention(x, text, text_bias)
+            x = layer.attention(x, state["text"], state["text_bias"])
         return x
 
     def forward(
@@ -163,11 +162,43 @@ class VideoUNet(nn.Module):
         encoder_attention_mask: (B, L) 1 for real tokens, 0 for padding. pooled_text: (B, D).
         fps: (B,). cond_latents: (B, F, C, H, W) known-frame latents with cond_mask (B, F) in {0, 1}.
         """
+        b, f, _, h, w = sample.shape
+        state = self._prepare(sample, timestep, encoder_hidden_states, encoder_attention_mask, pooled_text, fps,
+                              cond_latents, cond_mask)
+        x, skips, _, slot = self._encode(state)
+        for layers, up in zip(self.up_blocks, self.upsamplers, strict=True):
+            for layer in layers:
+                x = torch.cat([x, skips.pop()], dim=1)
+                x = self._spatial(layer, x, state)
+                x = self._run_slot(slot, x, state["ctx"])
+                slot += 1
+            if not isinstance(up, nn.Identity):
+                x = up(x)
+        x = self.conv_out(self.conv_act(self.conv_norm_out(x)))
+        return x.reshape(b, f, -1, h, w)
+
+    def encoder_features(
+        self,
+        sample: torch.Tensor,
+        timestep: torch.Tensor,
+        encoder_hidden_states: torch.Tensor,
+        encoder_attention_mask: torch.Tensor | None = None,
+        pooled_text: torch.Tensor | None = None,
+        fps: torch.Tensor | None = None,
+    ) -> list[torch.Tensor]:
+        """Features (B*F, C, h, w) at the end of every down level and after the mid block.
+
+        The distillation discriminator uses the frozen teacher's encoder as its feature
+        network (SnapGen-V, LADD).
+        """
+        state = self._prepare(sample, timestep, encoder_hidden_states, encoder_attention_mask, pooled_text, fps)
+        return self._encode(state)[2]
+
+    def _prepare(self, sample, timestep, encoder_hidden_states, encoder_attention_mask=None, pooled_text=None,
+                 fps=None, cond_latents=None, cond_mask=None) -> dict[str, Any]:
         b, f, ch, h, w = sample.shape
         if f > self.config.num_frames:
             raise ValueError(f"model holds at most {self.config.num_frames} frames, got {f}")
-        x = sample.reshape(b * f, ch, h, w)
-
         t = torch.as_tensor(timestep, device=sample.device)
         t = t.reshape(-1, 1).expand(b, f) if t.dim() <= 1 else t
         emb = self.time_embedding(self.time_proj(t.reshape(b * f)).to(sample.dtype))  # (B*F, temb)
@@ -181,53 +212,50 @@ class VideoUNet(nn.Module):
 
         # Text tokens in the (N, D, 1, L) layout: one copy per clip for temporal layers, per frame for spatial ones.
         text_clip = encoder_hidden_states.transpose(1, 2).unsqueeze(2)
-        text_frames = text_clip.repeat_interleave(f, dim=0)
         bias_clip = bias_frames = None
         if encoder_attention_mask is not None:
             bias_clip = ((1 - encoder_attention_mask.to(sample.dtype)) * MASK_VALUE).reshape(b, 1, 1, -1)
             bias_frames = bias_clip.repeat_interleave(f, dim=0)
-        ctx = TemporalContext(num_frames=f, text=text_clip, text_bias=bias_clip)
-
         visual = None
         if cond_latents is not None and self.visual_condition is not None:
             if cond_mask is None:
                 raise ValueError("cond_latents needs cond_mask (B, F)")
             visual = self.visual_condition(cond_latents.reshape(b * f, ch, h, w), cond_mask.reshape(b * f))
+        return {
+            "x": self.conv_in(sample.reshape(b * f, ch, h, w)),
+            "emb": emb,
+            "text": text_clip.repeat_interleave(f, dim=0),
+            "text_bias": bias_frames,
+            "ctx": TemporalContext(num_frames=f, text=text_clip, text_bias=bias_clip),
+            "visual": visual,
+        }
 
-        x = self.conv_in(x)
+    def _encode(self, state: dict[str, Any]) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor], int]:
+        """Down blocks and mid block: (x, skips, per-level features, next slot index)."""
+        x = state["x"]
         skips = [x]
+        features = []
         slot = 0
         for level, (layers, down) in enumerate(zip(self.down_blocks, self.downsamplers, strict=True)):
             for layer in layers:
-                x = self._spatial(layer, x, emb, text_frames, bias_frames)
-                x = self._run_slot(slot, x, ctx)
+                x = self._spatial(layer, x, state)
+                x = self._run_slot(slot, x, state["ctx"])
                 slot += 1
                 skips.append(x)
-            if visual is not None:
-                scale, shift = visual[level]
+            if state["visual"] is not None:
+                scale, shift = state["visual"][level]
                 x = x * (1 + scale) + shift
+            features.append(x)
             if not isinstance(down, nn.Identity):
                 x = down(x)
                 skips.append(x)
-
-        x = self.mid_resnet_1(x, emb)
+        x = self.mid_resnet_1(x, state["emb"])
         if self.mid_attention is not None:
-            x = self.mid_attention(x, text_frames, bias_frames)
-        x = self.mid_resnet_2(x, emb)
-        x = self._run_slot(slot, x, ctx)
-        slot += 1
-
-        for layers, up in zip(self.up_blocks, self.upsamplers, strict=True):
-            for layer in layers:
-                x = torch.cat([x, skips.pop()], dim=1)
-                x = self._spatial(layer, x, emb, text_frames, bias_frames)
-                x = self._run_slot(slot, x, ctx)
-                slot += 1
-            if not isinstance(up, nn.Identity):
-                x = up(x)
-
-        x = self.conv_out(self.conv_act(self.conv_norm_out(x)))
-        return x.reshape(b, f, -1, h, w)
+            x = self.mid_attention(x, state["text"], state["text_bias"])
+        x = self.mid_resnet_2(x, state["emb"])
+        x = self._run_slot(slot, x, state["ctx"])
+        features.append(x)
+        return x, skips, features, slot + 1
 
     # ----------------------------------------------------------------------------------------------
     def spatial_parameters(self) -> list[nn.Parameter]:

@@ -1,8 +1,9 @@
-"""Training checkpoints without pickle: module, EMA and optimizer state as safetensors + JSON, written atomically.
+"""Training checkpoints without pickle: modules, EMA and optimizer state as safetensors + JSON, written atomically.
 
-A checkpoint folder ``checkpoints/step-000500/`` holds ``model.safetensors`` (trainable
-module), ``ema.safetensors``, ``optimizer.safetensors`` + ``optimizer.json`` and
-``state.json`` (the step). Folders appear only complete (atomic rename), so the newest
+A checkpoint folder ``checkpoints/step-000500/`` holds, for every named part of the run
+(``model``; or ``student`` and ``heads`` in distillation), ``NAME.safetensors``,
+``NAME.optimizer.safetensors`` + ``NAME.optimizer.json`` and, where kept, ``NAME.ema.safetensors``,
+plus ``state.json`` (the step). Folders appear only complete (atomic rename), so the newest
 folder is always safe to resume from.
 """
 
@@ -15,7 +16,14 @@ from typing import Any
 
 import torch
 
-from mobilevid.artifacts import atomic_dir, load_tensors, read_json, save_tensors, write_json
+from mobilevid.artifacts import (
+    atomic_dir,
+    check_state_dict,
+    load_tensors,
+    read_json,
+    save_tensors,
+    write_json,
+)
 from mobilevid.errors import MobilevidError
 
 _STEP_DIR = re.compile(r"^step-(\d+)$")
@@ -43,16 +51,24 @@ def optimizer_from_tensors(optimizer: torch.optim.Optimizer, tensors: dict[str, 
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
-def save_checkpoint(root: Path, step: int, model: torch.nn.Module, ema_state: dict[str, torch.Tensor] | None,
-                    optimizer: torch.optim.Optimizer, extra: dict[str, Any] | None = None, keep: int = 2) -> Path:
+def _unwrap(optimizer: Any) -> torch.optim.Optimizer:
+    return optimizer.optimizer if hasattr(optimizer, "optimizer") else optimizer  # accelerate's wrapper
+
+
+def save_checkpoint(root: Path, step: int, modules: dict[str, torch.nn.Module],
+                    optimizers: dict[str, torch.optim.Optimizer],
+                    emas: dict[str, dict[str, torch.Tensor]] | None = None,
+                    extra: dict[str, Any] | None = None, keep: int = 2) -> Path:
     path = root / f"step-{step:07d}"
     with atomic_dir(path) as tmp:
-        save_tensors(model.state_dict(), tmp / "model.safetensors")
-        if ema_state is not None:
-            save_tensors(ema_state, tmp / "ema.safetensors")
-        tensors, meta = optimizer_to_tensors(optimizer)
-        save_tensors(tensors, tmp / "optimizer.safetensors")
-        write_json(tmp / "optimizer.json", meta)
+        for name, module in modules.items():
+            save_tensors(module.state_dict(), tmp / f"{name}.safetensors")
+        for name, optimizer in optimizers.items():
+            tensors, meta = optimizer_to_tensors(_unwrap(optimizer))
+            save_tensors(tensors, tmp / f"{name}.optimizer.safetensors")
+            write_json(tmp / f"{name}.optimizer.json", meta)
+        for name, ema in (emas or {}).items():
+            save_tensors(ema, tmp / f"{name}.ema.safetensors")
         write_json(tmp / "state.json", {"step": step, **(extra or {})})
     for old in list_checkpoints(root)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
@@ -71,17 +87,19 @@ def latest_checkpoint(root: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[int, dict[str, torch.Tensor] | None, dict[str, Any]]:
-    """Restore model and optimizer in place; returns (step, EMA tensors or None, state.json)."""
-    from mobilevid.artifacts import check_state_dict
-
+def load_checkpoint(path: Path, modules: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer],
+                    ) -> tuple[int, dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
+    """Restore modules and optimizers in place; returns (step, EMA tensors by name, state.json)."""
     state = read_json(path / "state.json")
-    weights = load_tensors(path / "model.safetensors")
-    check_state_dict(model.state_dict(), weights, path / "model.safetensors")
-    model.load_state_dict(weights)
-    try:
-        optimizer_from_tensors(optimizer, load_tensors(path / "optimizer.safetensors"), read_json(path / "optimizer.json"))
-    except (ValueError, KeyError) as err:
-        raise MobilevidError(f"optimizer state in {path} does not match this run: {err}") from None
-    ema = load_tensors(path / "ema.safetensors") if (path / "ema.safetensors").is_file() else None
-    return int(state["step"]), ema, state
+    for name, module in modules.items():
+        weights = load_tensors(path / f"{name}.safetensors")
+        check_state_dict(module.state_dict(), weights, path / f"{name}.safetensors")
+        module.load_state_dict(weights)
+    for name, optimizer in optimizers.items():
+        try:
+            optimizer_from_tensors(_unwrap(optimizer), load_tensors(path / f"{name}.optimizer.safetensors"),
+                                   read_json(path / f"{name}.optimizer.json"))
+        except (ValueError, KeyError) as err:
+            raise MobilevidError(f"optimizer state in {path} does not match this run: {err}") from None
+    emas = {p.name[: -len(".ema.safetensors")]: load_tensors(p) for p in path.glob("*.ema.safetensors")}
+    return int(state["step"]), emas, state

@@ -51,7 +51,8 @@ def run_loop(
 
     start = 0
     if resume and (ckpt := latest_checkpoint(ckpt_root)) is not None:
-        start, ema_state, state = load_checkpoint(ckpt, model, optimizer)
+        start, emas, state = load_checkpoint(ckpt, {"model": model}, {"model": optimizer})
+        ema_state = emas.get("model")
         if ema is not None:
             if ema_state is None:
                 raise MobilevidError(f"checkpoint {ckpt} has no EMA weights")
@@ -92,8 +93,8 @@ def run_loop(
             accelerator.wait_for_everyone()
             if accelerator.is_main_process:
                 ema_state = dict(zip(names, ema.shadow_params, strict=True)) if ema is not None else None
-                save_checkpoint(ckpt_root, done, accelerator.unwrap_model(model), ema_state, optimizer.optimizer
-                                if hasattr(optimizer, "optimizer") else optimizer,
+                save_checkpoint(ckpt_root, done, {"model": accelerator.unwrap_model(model)}, {"model": optimizer},
+                                {"model": ema_state} if ema_state is not None else None,
                                 {"stage": settings.name, "ema_step": ema.optimization_step if ema else 0},
                                 keep=settings.keep_checkpoints)
             accelerator.wait_for_everyone()

@@ -31,33 +31,13 @@ from mobilevid.models.video_unet import VideoUNet
 from mobilevid.seeding import record_run, seed_everything
 from mobilevid.training.batches import StepBatches, step_generator
 from mobilevid.training.loop import LoopSettings, run_loop
+from mobilevid.training.text_cache import TextCache
 from mobilevid.training.train_config import TrainConfig
 
 logger = logging.getLogger("mobilevid.train")
 
 _NOISE, _TIME, _DROP, _COND, _VAE = 1, 2, 3, 4, 5
 _DATA_LENGTH = 10_000_000  # procedural clips are rendered on demand; the length only bounds indices
-
-
-class TextCache:
-    """Caption -> (token states, pooled, mask), encoded once: captions repeat, the encoder is frozen."""
-
-    def __init__(self, encoder: TextEncoder) -> None:
-        self.encoder = encoder
-        self.cache: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
-
-    def __call__(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        missing = [c for c in dict.fromkeys(captions) if c not in self.cache]
-        if missing:
-            if "" in missing:
-                self.cache[""] = tuple(t[0] for t in self.encoder.encode_null())  # type: ignore[assignment]
-                missing.remove("")
-            if missing:
-                states, pooled, mask = self.encoder.encode(missing)
-                for i, c in enumerate(missing):
-                    self.cache[c] = (states[i], pooled[i], mask[i])
-        items = [self.cache[c] for c in captions]
-        return tuple(torch.stack(parts) for parts in zip(*items, strict=True))  # type: ignore[return-value]
 
 
 def _model_config(cfg: TrainConfig) -> ModelConfig:

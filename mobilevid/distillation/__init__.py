@@ -1,0 +1,1 @@
+"""Adversarial distillation of a teacher into a few-step student (SnapGen-V, SF-V, LADD)."""

@@ -1,0 +1,224 @@
+"""``mobilevid distill``: adversarial distillation of a teacher into a few-step student.
+
+SnapGen-V (Wu et al. 2025, sec. 4), SF-V (Zhang et al. 2024) and LADD (Sauer et al. 2024):
+the student starts from the teacher and samples with a fixed set of noise levels. Each
+iteration
+
+1. noises real clips to one of the student's levels and lets the student jump to a clean
+   estimate ``x0_s = x - sigma * v``;
+2. runs the frozen teacher, guided, from the same point to sigma = 0 (the reconstruction
+   target, so guidance is baked into the student);
+3. re-noises real clips and ``x0_s`` to a sampled level and scores both with the
+   discriminator (frozen teacher encoder + trainable heads): hinge loss plus an approximate
+   R1 penalty for the heads; adversarial loss plus a pseudo-Huber reconstruction term for
+   the student.
+
+Output folder: ``model/`` (a student model folder whose scheduler config carries its
+``sigmas``), ``stages/distill/checkpoints/`` and ``logs/``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from diffusers.training_utils import EMAModel
+from tqdm.auto import tqdm
+
+from mobilevid.config import to_dict
+from mobilevid.data import make_dataset
+from mobilevid.distillation.discriminator import Discriminator
+from mobilevid.distillation.distill_config import DistillConfig
+from mobilevid.errors import MobilevidError
+from mobilevid.models.rectified_flow import TIMESTEP_SCALE, add_noise, predict_x0, sample_times
+from mobilevid.pipeline import Pipeline
+from mobilevid.sampling import sample_flow_euler
+from mobilevid.seeding import record_run, seed_everything
+from mobilevid.training.batches import StepBatches, step_generator
+from mobilevid.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from mobilevid.training.text_cache import TextCache
+
+logger = logging.getLogger("mobilevid.distill")
+
+_LEVEL, _NOISE, _RENOISE, _R1, _FAKE = 21, 22, 23, 24, 25
+_DATA_LENGTH = 10_000_000
+
+
+def student_sigmas(cfg: DistillConfig) -> list[float]:
+    """The student's fixed noise levels, highest first (uniform 1, (n-1)/n, ..., 1/n by default)."""
+    if cfg.student_sigmas is not None:
+        sig = [float(s) for s in cfg.student_sigmas]
+        if len(sig) != cfg.student_steps or any(not 0 < s <= 1 for s in sig) or sig != sorted(sig, reverse=True):
+            raise MobilevidError("student_sigmas must be student_steps decreasing values in (0, 1]")
+        return sig
+    if cfg.student_steps < 1:
+        raise MobilevidError(f"student_steps must be at least 1, got {cfg.student_steps}")
+    n = cfg.student_steps
+    return [1.0 - i / n for i in range(n)]
+
+
+def pseudo_huber(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pseudo-Huber distance per clip, c = 0.00054 * sqrt(d) (Song & Dhariwal 2023, improved consistency training)."""
+    d = a[0].numel()
+    c = 0.00054 * math.sqrt(d)
+    diff = (a - b).flatten(1)
+    return (torch.sqrt((diff * diff).sum(1) + c * c) - c).mean() / math.sqrt(d)
+
+
+def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, resume: bool = False,
+            argv: list[str] | None = None) -> Path:
+    """Train a student from ``teacher_dir``; returns the student model folder."""
+    out = Path(output)
+    if out.exists() and any(out.iterdir()) and not resume:
+        raise MobilevidError(f"output folder {out} is not empty: pass --resume to continue it, or choose another")
+    sigmas = student_sigmas(cfg)
+    teacher_pipe = Pipeline.from_pretrained(teacher_dir)
+    if teacher_pipe.fixed_sigmas is not None:
+        raise MobilevidError(f"{teacher_dir} is already a distilled student; give the teacher")
+    model_cfg = teacher_pipe.config
+    acc = Accelerator(mixed_precision=cfg.mixed_precision, log_with="tensorboard", project_dir=str(out / "logs"))
+    seed_everything(cfg.seed)
+    if acc.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        record_run(out, {**to_dict(cfg), "teacher": str(teacher_dir)}, argv)
+    acc.init_trackers("distill")
+
+    teacher = teacher_pipe.denoiser.eval().requires_grad_(False)
+    vae = teacher_pipe.vae.eval().requires_grad_(False)
+    student = copy.deepcopy(teacher).train().requires_grad_(True)
+    disc = Discriminator(teacher, temporal_heads=cfg.temporal_heads)
+    heads = torch.nn.ModuleDict({n: m for n, m in disc.named_children() if n != "teacher"})
+    text = TextCache(teacher_pipe.text_encoder)
+    data = make_dataset(cfg.data, "train", num_frames=model_cfg.num_frames, size=model_cfg.height, seed=cfg.seed,
+                        length=_DATA_LENGTH)
+    batches = StepBatches(data, cfg.batch_size, cfg.seed, cfg.image_ratio, acc.process_index, acc.num_processes)
+    rank = acc.process_index
+
+    s_params = list(student.parameters())
+    opt_s = torch.optim.AdamW(s_params, lr=cfg.lr_student)
+    opt_d = torch.optim.AdamW(heads.parameters(), lr=cfg.lr_heads, betas=(0.0, 0.99))
+    ema = EMAModel(s_params, decay=cfg.ema_decay)
+    ckpt_root = out / "stages" / "distill" / "checkpoints"
+    start = 0
+    if resume and (ckpt := latest_checkpoint(ckpt_root)) is not None:
+        start, emas, state = load_checkpoint(ckpt, {"student": student, "heads": heads},
+                                             {"student": opt_s, "heads": opt_d})
+        names = [n for n, _ in student.named_parameters()]
+        ema.shadow_params = [emas["student"][n].clone() for n in names]
+        ema.optimization_step = int(state.get("ema_step", start))
+        logger.info("resumed distillation from %s (step %d)", ckpt, start)
+    student, opt_s, heads, opt_d = acc.prepare(student, opt_s, heads, opt_d)
+
+    def teacher_target(x: torch.Tensor, sigma: float, states, mask, pooled, fps) -> torch.Tensor:
+        """The guided teacher's clean sample from ``x`` at ``sigma`` (Euler, uniform levels to 0)."""
+        n = max(1, round(cfg.teacher_steps * sigma))
+        levels = torch.linspace(sigma, 0.0, n + 1)
+        n_states, n_pooled, n_mask = text([""] * x.shape[0])
+        both_states, both_pooled = torch.cat([states, n_states]), torch.cat([pooled, n_pooled])
+        both_mask = torch.cat([mask, n_mask])
+
+        def velocity(z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            v = teacher(torch.cat([z, z]), torch.cat([t, t]), both_states, encoder_attention_mask=both_mask,
+                        pooled_text=both_pooled, fps=torch.cat([fps, fps]))
+            v_c, v_u = v.chunk(2)
+            return v_u + cfg.teacher_guidance * (v_c - v_u)
+
+        return sample_flow_euler(velocity, x, levels)
+
+    bar = tqdm(total=cfg.steps, initial=start, desc="distill", disable=not acc.is_local_main_process,
+               dynamic_ncols=True)
+    for step in range(start, cfg.steps):
+        batch = batches(step)
+        video = batch["video"].to(acc.device)
+        b = video.shape[0]
+        with torch.no_grad():
+            x0 = vae.encode(video)
+        states, pooled, mask = (t.to(acc.device) for t in text(batch["caption"]))
+        fps = torch.full((b,), float(model_cfg.fps), device=acc.device)
+        level = int(torch.randint(len(sigmas), (1,), generator=step_generator(cfg.seed, step, rank, _LEVEL)))
+        sigma = sigmas[level]
+        noise = torch.randn(x0.shape, generator=step_generator(cfg.seed, step, rank, _NOISE))
+        x_t = add_noise(x0, noise, torch.full((b,), sigma))
+        t_student = torch.full((b,), sigma * TIMESTEP_SCALE)
+        with torch.no_grad():
+            target = teacher_target(x_t, sigma, states, mask, pooled, fps) if cfg.recon_weight > 0 else None
+        v = student(x_t, t_student, states, encoder_attention_mask=mask, pooled_text=pooled, fps=fps)
+        x0_s = predict_x0(x_t, v, torch.full((b,), sigma))
+
+        # Discriminator inputs, re-noised to a sampled level (LADD).
+        t_d = sample_times(b, step_generator(cfg.seed, step, rank, _RENOISE), cfg.renoise_mean, cfg.renoise_std)
+        eps_real = torch.randn(x0.shape, generator=step_generator(cfg.seed, step, rank, _R1))
+        eps_fake = torch.randn(x0.shape, generator=step_generator(cfg.seed, step, rank, _FAKE))
+        real = add_noise(x0, eps_real, t_d)
+        logs: dict[str, float] = {"student_sigma": sigma}
+
+        loss_d = torch.zeros(())
+        if cfg.adv_weight > 0:
+            heads.train()
+            d_real = disc(real, t_d * TIMESTEP_SCALE, states, mask, pooled)
+            d_fake = disc(add_noise(x0_s.detach(), eps_fake, t_d), t_d * TIMESTEP_SCALE, states, mask, pooled)
+            loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+            if cfg.r1_weight > 0:
+                # Approximate R1 (LADD): penalise the logit's change under a small input perturbation.
+                jitter = cfg.r1_sigma * torch.randn(real.shape, generator=step_generator(cfg.seed, step, rank, _R1 + 100))
+                d_jit = disc(real + jitter, t_d * TIMESTEP_SCALE, states, mask, pooled)
+                loss_d = loss_d + cfg.r1_weight * ((d_jit - d_real) ** 2).mean() / cfg.r1_sigma**2
+            if not torch.isfinite(loss_d):
+                raise MobilevidError(f"distill: discriminator loss is {loss_d.item()} at step {step}; stopping")
+            opt_d.zero_grad(set_to_none=True)
+            acc.backward(loss_d)
+            acc.clip_grad_norm_(list(heads.parameters()), cfg.grad_clip)
+            opt_d.step()
+            logs.update(loss_d=float(loss_d.detach()), d_real=float(d_real.detach().mean()), d_fake=float(d_fake.detach().mean()))
+
+        loss_g = torch.zeros(())
+        if cfg.adv_weight > 0:
+            heads.eval()
+            adv = -disc(add_noise(x0_s, eps_fake, t_d), t_d * TIMESTEP_SCALE, states, mask, pooled).mean()
+            loss_g = loss_g + cfg.adv_weight * adv
+            logs["loss_adv"] = float(adv.detach())
+        if target is not None:
+            rec = pseudo_huber(x0_s, target)
+            loss_g = loss_g + cfg.recon_weight * rec
+            logs["loss_recon"] = float(rec.detach())
+        if not torch.isfinite(loss_g):
+            raise MobilevidError(f"distill: student loss is {loss_g.item()} at step {step}; stopping")
+        opt_s.zero_grad(set_to_none=True)
+        acc.backward(loss_g)
+        acc.clip_grad_norm_(s_params, cfg.grad_clip)
+        opt_s.step()
+        ema.step(s_params)
+        logs["loss_student"] = float(loss_g.detach())
+
+        done = step + 1
+        if done % cfg.log_every == 0 or done == cfg.steps:
+            acc.log({f"distill/{k}": v for k, v in logs.items()}, step=done)
+        bar.set_postfix(g=f"{logs['loss_student']:.4f}", d=f"{float(loss_d):.3f}")
+        bar.update(1)
+        if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+            acc.wait_for_everyone()
+            if acc.is_main_process:
+                names = [n for n, _ in acc.unwrap_model(student).named_parameters()]
+                save_checkpoint(ckpt_root, done, {"student": acc.unwrap_model(student), "heads": acc.unwrap_model(heads)},
+                                {"student": opt_s, "heads": opt_d},
+                                {"student": dict(zip(names, ema.shadow_params, strict=True))},
+                                {"ema_step": ema.optimization_step}, keep=cfg.keep_checkpoints)
+            acc.wait_for_everyone()
+    bar.close()
+    acc.end_training()
+
+    final = copy.deepcopy(acc.unwrap_model(student)).eval()
+    ema.copy_to(final.parameters())
+    model_dir = out / "model"
+    if acc.is_main_process:
+        student_cfg = copy.deepcopy(model_cfg)
+        student_cfg.sampling.steps = len(sigmas)
+        student_cfg.sampling.guidance = 1.0  # guidance is baked in
+        Pipeline(student_cfg, final, vae, teacher_pipe.text_encoder, teacher_pipe.scheduler,
+                 fixed_sigmas=sigmas).save_pretrained(model_dir)
+    return model_dir

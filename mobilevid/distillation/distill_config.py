@@ -1,0 +1,36 @@
+"""The distillation recipe (SnapGen-V / SF-V / LADD); recipes and ``--set`` override it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class DistillConfig:
+    """``mobilevid distill``: a few-step student from a teacher, adversarially."""
+
+    data: str = "shapes+digits+photos"
+    seed: int = 0
+    steps: int = 1000  # training iterations (one discriminator and one student update each)
+    student_steps: int = 4  # sampling steps of the student
+    student_sigmas: list[float] | None = None  # fixed noise levels; None = uniform 1, (n-1)/n, ..., 1/n
+    batch_size: int = 2
+    lr_student: float = 5e-5
+    lr_heads: float = 2e-4
+    ema_decay: float = 0.99
+    grad_clip: float = 1.0
+    teacher_steps: int = 16  # Euler steps of the teacher over the full path, for the reconstruction target
+    teacher_guidance: float = 4.0  # baked into the student through the target
+    adv_weight: float = 1.0  # 0 = ablation without the adversarial term
+    recon_weight: float = 1.0  # 0 = ablation without the reconstruction term
+    temporal_heads: bool = True  # False = ablation without temporal discriminator heads
+    r1_weight: float = 1e-4  # approximate R1 (LADD): output change under small input noise on real clips
+    r1_sigma: float = 0.01
+    renoise_mean: float = 0.0  # logit-normal level at which the discriminator sees its inputs
+    renoise_std: float = 1.0
+    image_ratio: float = 0.1
+    checkpoint_every: int = 100
+    keep_checkpoints: int = 2
+    log_every: int = 10
+    mixed_precision: str = "no"
+    extra: dict[str, str] = field(default_factory=dict)  # free-form notes recorded with the run
