@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from accelerate import Accelerator
+from accelerate import Accelerator, DistributedDataParallelKwargs
 from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
@@ -81,7 +81,11 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
     if teacher_pipe.fixed_sigmas is not None:
         raise MobilevidError(f"{teacher_dir} is already a distilled student; give the teacher")
     model_cfg = teacher_pipe.config
-    acc = Accelerator(mixed_precision=cfg.mixed_precision, log_with="tensorboard", project_dir=str(out / "logs"))
+    # cpu=True without CUDA: launched with several processes, accelerate then uses gloo (MULTI_CPU).
+    # Some inputs (visual condition, pooled text) are used only in some steps: DDP must allow unused parameters.
+    acc = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=cfg.mixed_precision, log_with="tensorboard",
+                      project_dir=str(out / "logs"),
+                      kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
     seed_everything(cfg.seed)
     if acc.is_main_process:
         out.mkdir(parents=True, exist_ok=True)

@@ -73,6 +73,7 @@ def run_loop(
         model.train()
         loss, logs = loss_fn(model, step)
         if not torch.isfinite(loss):
+            bar.close()
             raise MobilevidError(f"{settings.name} stage: loss is {loss.item()} at step {step}; stopping "
                                  "(lower the learning rate or check the data)")
         optimizer.zero_grad(set_to_none=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from accelerate import Accelerator
+from accelerate import Accelerator, DistributedDataParallelKwargs
 
 from mobilevid.config import to_dict
 from mobilevid.data import make_dataset
@@ -155,11 +155,15 @@ def train(cfg: TrainConfig, output: str | Path, resume: bool = False, argv: list
     model_cfg = _model_config(cfg)
     if model_cfg.height != model_cfg.width:
         raise MobilevidError("built-in training data is square: use a preset with height == width")
-    acc = Accelerator(mixed_precision=cfg.mixed_precision, log_with="tensorboard", project_dir=str(out / "logs"))
+    # cpu=True without CUDA: launched with several processes, accelerate then uses gloo (MULTI_CPU).
+    # Some inputs (visual condition, pooled text) are used only in some steps: DDP must allow unused parameters.
+    acc = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=cfg.mixed_precision, log_with="tensorboard",
+                      project_dir=str(out / "logs"),
+                      kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
     seed_everything(cfg.seed)
     if acc.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
-        record_run(out, to_dict(cfg), argv)
+        record_run(out, {**to_dict(cfg), "num_processes": acc.num_processes, "backend": str(acc.state.backend)}, argv)
     acc.init_trackers("train")
     try:
         if "vae" in cfg.stages:
