@@ -69,11 +69,15 @@ def _vae_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, out: 
         x = video.reshape(b * f, *video.shape[2:])
         core = model.module if hasattr(model, "module") else model
         posterior = core.encode_distribution(x)
-        z = posterior.mean + posterior.std * torch.randn(
-            posterior.mean.shape, generator=step_generator(cfg.seed, step, acc.process_index, _VAE)
-        ).to(x.device)
+        z = posterior.mean
+        if s.sample_posterior:
+            eps = torch.randn(posterior.mean.shape, generator=step_generator(cfg.seed, step, acc.process_index, _VAE))
+            z = z + posterior.std * eps.to(x.device)
         recon = core.decode_frames(z, f)
-        rec = F.l1_loss(recon, x)
+        err = (recon - x).abs()
+        median = x.flatten(2).median(dim=2).values[:, :, None, None]
+        weight = 1 + s.object_weight * (x - median).abs().mean(1, keepdim=True).clamp(max=1.0)
+        rec = (weight * (err + s.mse_weight * err * err)).mean() / weight.mean()
         kl = posterior.kl().mean()  # summed over latent elements, averaged over frames
         return rec + s.kl_weight * kl, {"l1": float(rec.detach()), "kl": float(kl.detach())}
 
