@@ -26,7 +26,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from accelerate import Accelerator, DistributedDataParallelKwargs
 from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
@@ -38,9 +37,9 @@ from mobilevid.errors import MobilevidError
 from mobilevid.models.rectified_flow import TIMESTEP_SCALE, add_noise, predict_x0, sample_times
 from mobilevid.pipeline import Pipeline
 from mobilevid.sampling import sample_flow_euler
-from mobilevid.seeding import record_run, seed_everything
 from mobilevid.training.batches import StepBatches, step_generator
 from mobilevid.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from mobilevid.training.run_setup import start_run
 from mobilevid.training.text_cache import TextCache
 
 logger = logging.getLogger("mobilevid.distill")
@@ -81,16 +80,7 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
     if teacher_pipe.fixed_sigmas is not None:
         raise MobilevidError(f"{teacher_dir} is already a distilled student; give the teacher")
     model_cfg = teacher_pipe.config
-    # cpu=True without CUDA: launched with several processes, accelerate then uses gloo (MULTI_CPU).
-    # Some inputs (visual condition, pooled text) are used only in some steps: DDP must allow unused parameters.
-    acc = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=cfg.mixed_precision, log_with="tensorboard",
-                      project_dir=str(out / "logs"),
-                      kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
-    seed_everything(cfg.seed)
-    if acc.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)
-        record_run(out, {**to_dict(cfg), "teacher": str(teacher_dir)}, argv)
-    acc.init_trackers("distill")
+    acc = start_run(out, cfg.mixed_precision, cfg.seed, {**to_dict(cfg), "teacher": str(teacher_dir)}, argv, "distill")
 
     teacher = teacher_pipe.denoiser.eval().requires_grad_(False)
     vae = teacher_pipe.vae.eval().requires_grad_(False)

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from accelerate import Accelerator, DistributedDataParallelKwargs
+from accelerate import Accelerator
 
 from mobilevid.config import to_dict
 from mobilevid.data import make_dataset
@@ -28,9 +27,9 @@ from mobilevid.models.rectified_flow import TIMESTEP_SCALE, add_noise, flow_loss
 from mobilevid.models.text_encoder import TextEncoder
 from mobilevid.models.vae import VideoVAE
 from mobilevid.models.video_unet import VideoUNet
-from mobilevid.seeding import record_run, seed_everything
 from mobilevid.training.batches import StepBatches, step_generator
 from mobilevid.training.loop import LoopSettings, run_loop
+from mobilevid.training.run_setup import start_run
 from mobilevid.training.text_cache import TextCache
 from mobilevid.training.train_config import TrainConfig
 
@@ -159,16 +158,7 @@ def train(cfg: TrainConfig, output: str | Path, resume: bool = False, argv: list
     model_cfg = _model_config(cfg)
     if model_cfg.height != model_cfg.width:
         raise MobilevidError("built-in training data is square: use a preset with height == width")
-    # cpu=True without CUDA: launched with several processes, accelerate then uses gloo (MULTI_CPU).
-    # Some inputs (visual condition, pooled text) are used only in some steps: DDP must allow unused parameters.
-    acc = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=cfg.mixed_precision, log_with="tensorboard",
-                      project_dir=str(out / "logs"),
-                      kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
-    seed_everything(cfg.seed)
-    if acc.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)
-        record_run(out, {**to_dict(cfg), "num_processes": acc.num_processes, "backend": str(acc.state.backend)}, argv)
-    acc.init_trackers("train")
+    acc = start_run(out, cfg.mixed_precision, cfg.seed, to_dict(cfg), argv, "train")
     try:
         if "vae" in cfg.stages:
             vae = _vae_stage(acc, cfg, model_cfg, out, resume)

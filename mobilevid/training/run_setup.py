@@ -1,0 +1,27 @@
+"""Starting a training run: the accelerator, the seed, the run record and the TensorBoard tracker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator, DistributedDataParallelKwargs
+
+from mobilevid.seeding import record_run, seed_everything
+
+
+def start_run(out: Path, mixed_precision: str, seed: int, record: dict[str, Any], argv: list[str] | None,
+              tracker: str) -> Accelerator:
+    """An ``Accelerator`` for ``out``, seeded, with ``run.json`` written by the main process."""
+    # cpu=True without CUDA: launched with several processes, accelerate then uses gloo (MULTI_CPU).
+    # Some inputs (visual condition, pooled text) are used only in some steps: DDP must allow unused parameters.
+    acc = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=mixed_precision, log_with="tensorboard",
+                      project_dir=str(out / "logs"),
+                      kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+    seed_everything(seed)
+    if acc.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        record_run(out, {**record, "num_processes": acc.num_processes, "backend": str(acc.state.backend)}, argv)
+    acc.init_trackers(tracker)
+    return acc
