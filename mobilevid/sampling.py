@@ -1,4 +1,4 @@
-"""Flow-matching Euler sampling with classifier-free guidance.
+"""Flow-matching Euler sampling (classifier-free guidance is applied by the caller, see pipeline.py).
 
 The schedule and step are diffusers' ``FlowMatchEulerDiscreteScheduler`` (Esser et al. 2024,
 SD3): sigma goes from 1 (noise) to 0, ``x <- x + (sigma_next - sigma) * v``. Guidance is
@@ -17,13 +17,9 @@ from mobilevid.models.rectified_flow import TIMESTEP_SCALE
 VelocityFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def schedule_sigmas(scheduler: FlowMatchEulerDiscreteScheduler, steps: int,
-                    sigmas: list[float] | None = None) -> torch.Tensor:
-    """The ``steps + 1`` noise levels, from about 1 down to 0 (custom ``sigmas`` for distilled students)."""
-    if sigmas is not None:
-        scheduler.set_timesteps(sigmas=list(sigmas))
-    else:
-        scheduler.set_timesteps(steps)
+def schedule_sigmas(scheduler: FlowMatchEulerDiscreteScheduler, steps: int) -> torch.Tensor:
+    """The ``steps + 1`` noise levels of a uniform schedule, from about 1 down to 0."""
+    scheduler.set_timesteps(steps)
     return scheduler.sigmas.clone()
 
 
@@ -43,16 +39,3 @@ def sample_flow_euler(
         if progress is not None:
             progress(i)
     return x
-
-
-def guided(velocity_cond: Callable[[torch.Tensor, torch.Tensor, bool], torch.Tensor], guidance: float) -> VelocityFn:
-    """Wrap a model call ``f(x, t, conditional)`` into a classifier-free-guided velocity."""
-    if guidance == 1.0:
-        return lambda x, t: velocity_cond(x, t, True)
-
-    def fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        v_c = velocity_cond(x, t, True)
-        v_u = velocity_cond(x, t, False)
-        return v_u + guidance * (v_c - v_u)
-
-    return fn

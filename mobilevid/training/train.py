@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import torch
 from accelerate import Accelerator
@@ -173,7 +172,3 @@ def train(cfg: TrainConfig, output: str | Path, resume: bool = False, argv: list
     finally:
         acc.end_training()
     return out / "model"
-
-
-def describe(cfg: TrainConfig) -> dict[str, Any]:
-    return to_dict(cfg)
