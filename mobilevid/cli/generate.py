@@ -17,6 +17,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("prompts", nargs="+", metavar="PROMPT", help="text prompt(s)")
     p.add_argument("--model", metavar="DIR", help="model folder (default: the built-in model)")
+    p.add_argument("--bundle", metavar="DIR", help="run an export bundle instead of a PyTorch model folder "
+                   "(its own steps, guidance and frames, from manifest.json)")
+    p.add_argument("--runtime", choices=["onnxruntime", "executorch"],
+                   help="runtime for --bundle (default: the bundle's target)")
     p.add_argument("--steps", type=int, help="sampling steps (default: the model's)")
     p.add_argument("--guidance", type=float, help="classifier-free guidance scale; 1 disables (default: the model's)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0); prompt i uses seed + i")
@@ -41,16 +45,32 @@ def run(args: argparse.Namespace) -> int:
         if not prompt.strip():
             raise MobilevidError("empty prompt: give a text description")
 
-    from mobilevid.pipeline import Pipeline
     from mobilevid.video_io import write_grid, write_video
 
-    pipe = Pipeline.from_pretrained(args.model)
-    result = pipe(args.prompts, num_inference_steps=args.steps, guidance_scale=args.guidance, seed=args.seed,
-                  num_frames=args.frames, progress=True)
+    if args.bundle is not None:
+        fixed = [flag for flag, value in (("--model", args.model), ("--steps", args.steps),
+                                          ("--guidance", args.guidance), ("--frames", args.frames)) if value is not None]
+        if fixed:
+            raise MobilevidError(f"{', '.join(fixed)} cannot be used with --bundle: a bundle's shapes and sampler "
+                                 "are fixed at export")
+        from mobilevid.export.bundle_runtime import BundlePipeline
+
+        pipe = BundlePipeline(args.bundle, args.runtime)
+        fps = pipe.manifest["video"]["fps"]
+        result = pipe(args.prompts, seed=args.seed)
+    else:
+        if args.runtime is not None:
+            raise MobilevidError("--runtime applies only with --bundle")
+        from mobilevid.pipeline import Pipeline
+
+        pipe = Pipeline.from_pretrained(args.model)
+        fps = pipe.config.fps
+        result = pipe(args.prompts, num_inference_steps=args.steps, guidance_scale=args.guidance, seed=args.seed,
+                      num_frames=args.frames, progress=True)
     paths = [out] if len(args.prompts) == 1 else [out.with_name(f"{out.stem}_{i}{out.suffix}")
                                                   for i in range(len(args.prompts))]
     for path, video in zip(paths, result.frames, strict=True):
-        write_video(path, video, fps=pipe.config.fps)
+        write_video(path, video, fps=fps)
         print(f"wrote {path}")
     if args.grid:
         print(f"wrote {write_grid(args.grid, result.frames)}")

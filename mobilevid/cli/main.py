@@ -17,7 +17,7 @@ from mobilevid import __version__
 from mobilevid.errors import MobilevidError
 
 # Each command module exposes ``add_parser(subparsers)`` and sets ``func`` on its parser.
-COMMAND_MODULES = ("info", "inflate", "train", "distill", "generate", "eval")
+COMMAND_MODULES = ("info", "inflate", "train", "distill", "generate", "eval", "export", "profile")
 
 
 class OneLineParser(argparse.ArgumentParser):

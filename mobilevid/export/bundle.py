@@ -1,0 +1,194 @@
+"""``export_bundle``: a model folder -> a bundle for one target, gated on parity with PyTorch.
+
+Bundle layout::
+
+    manifest.json          the contract (mobilevid/export/manifest.py, export/README.md)
+    text_encoder.<ext>     one file (or Core ML chunks) per component
+    denoiser.<ext>
+    vae_decoder.<ext>
+    tokenizer/             the text encoder's WordPiece vocabulary and tokenizer config
+
+The bundle is built in a hidden temporary folder and renamed into place only after every
+component passed its gate, so a failed export leaves nothing that looks complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+import mobilevid
+from mobilevid.artifacts import atomic_dir, write_json
+from mobilevid.errors import MobilevidError
+from mobilevid.export.components import COMPONENTS, build_components
+from mobilevid.export.manifest import MANIFEST_NAME, SCHEMA, SCHEMA_VERSION, model_hash, tensor_spec
+from mobilevid.export.parity import check_parity, require
+from mobilevid.models.rectified_flow import TIMESTEP_SCALE
+
+logger = logging.getLogger("mobilevid.export")
+
+# target -> delegate -> quantize options. None: the target has no delegate choice.
+VALID: dict[str, dict[str | None, tuple[str, ...]]] = {
+    "coreml": {None: ("none", "int8", "int4", "palettize6", "palettize4")},
+    "executorch": {"xnnpack": ("none", "w8a8"), "coreml": ("none",)},
+    "onnx": {None: ("none", "int8", "w8a8")},
+}
+TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+# The text encoder runs once per video: with w8a8 its weights are int8 but its activations are
+# quantized dynamically (statically calibrated int8 activations cost it >15 dB on MiniLM's
+# attention, measured with ONNX Runtime on the default model).
+_TEXT_ENCODER_QUANTIZE = {"w8a8": "int8"}
+
+
+def valid_combinations() -> list[str]:
+    rows = []
+    for target, delegates in VALID.items():
+        for delegate, options in delegates.items():
+            rows.append(f"--target {target}" + (f" --delegate {delegate}" if delegate else "")
+                        + f" --quantize {'|'.join(options)}")
+    return rows
+
+
+def check_combination(target: str, quantize: str, delegate: str | None) -> str | None:
+    """Validate before any work; returns the effective delegate (executorch defaults to xnnpack)."""
+    if target not in VALID:
+        raise MobilevidError(f"unknown target {target!r}; valid: {', '.join(VALID)}")
+    if target == "executorch" and delegate is None:
+        delegate = "xnnpack"
+    if delegate not in VALID[target] or quantize not in VALID[target][delegate]:
+        what = f"--target {target}" + (f" --delegate {delegate}" if delegate else "") + f" --quantize {quantize}"
+        raise MobilevidError(f"invalid combination {what}; valid: {'; '.join(valid_combinations())}")
+    return delegate
+
+
+def _component_quantize(name: str, target: str, quantize: str) -> str:
+    if name == "text_encoder" and target in ("onnx", "executorch") and quantize in _TEXT_ENCODER_QUANTIZE:
+        return _TEXT_ENCODER_QUANTIZE[quantize] if target == "onnx" else "none"
+    return quantize
+
+
+def _export_component(component, target: str, quantize: str, delegate: str | None, out: Path,
+                      parity_samples: int) -> dict[str, Any]:
+    """Export one component into ``out``, run its gate; returns its manifest entry."""
+    info: dict[str, Any] = {"quantize": quantize}
+    if target == "onnx":
+        from mobilevid.export.onnx_target import export_onnx, onnx_runner
+
+        files = export_onnx(component, quantize, out)
+        parity = require(check_parity(component, onnx_runner(out / files[0]), "onnxruntime", quantize, parity_samples))
+        info["parity"] = parity.to_json()
+    elif target == "executorch":
+        from mobilevid.export.executorch_target import (
+            executorch_runner,
+            executorch_runs_here,
+            export_executorch,
+        )
+
+        files, info["delegation"] = export_executorch(component, quantize, out, delegate)
+        if info["delegation"]["delegated_ops"] == 0:
+            raise MobilevidError(f"{component.name}: nothing was delegated to {delegate}")
+        if executorch_runs_here(delegate):
+            parity = check_parity(component, executorch_runner(out / files[0]), f"executorch-{delegate}", quantize,
+                                  parity_samples)
+            info["parity"] = require(parity).to_json()
+        else:
+            info["parity"] = {"runtime": f"executorch-{delegate}", "passed": None,
+                              "reason": f"the {delegate} backend does not run on {platform.system()}"}
+    else:
+        from mobilevid.export.coreml_target import (
+            coreml_runner,
+            coreml_runs_here,
+            export_coreml,
+            inspect_coreml,
+        )
+
+        files = export_coreml(component, quantize, out)
+        info["spec"] = inspect_coreml(out / files[0], component) if len(files) == 1 else [
+            inspect_coreml(out / f, component) for f in files]
+        if coreml_runs_here():
+            info["parity"] = require(check_parity(component, coreml_runner(out / files[0]), "coreml", quantize,
+                                                  parity_samples)).to_json()
+        else:
+            info["parity"] = {"runtime": "coreml", "passed": None,
+                              "reason": "Core ML predicts only on macOS: the spec, op list and weight sizes were "
+                                        "checked instead"}
+    sample = component.example
+    outputs = component.reference(sample)
+    info.update({
+        "files": files,
+        "bytes": sum(_size(out / f) for f in files),
+        "inputs": [tensor_spec(k, v) for k, v in sample.items()],
+        "outputs": [tensor_spec(k, v) for k, v in zip(component.output_names, outputs, strict=True)],
+    })
+    return info
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def export_bundle(pipe, model_dir: Path | None, target: str, quantize: str = "none", delegate: str | None = None,
+                  output: str | Path = "bundle", parity_samples: int = 3, calibration_samples: int = 8,
+                  components: tuple[str, ...] = COMPONENTS, progress: bool = True) -> dict[str, Any]:
+    """Export ``pipe``'s components to ``output``; returns the manifest. Raises on a failed gate (nothing written)."""
+    delegate = check_combination(target, quantize, delegate)
+    unknown = set(components) - set(COMPONENTS)
+    if unknown or not components:
+        raise MobilevidError(f"unknown component(s) {sorted(unknown)}; valid: {', '.join(COMPONENTS)}")
+    start = time.perf_counter()
+    parts = build_components(pipe, num_samples=max(parity_samples, calibration_samples))
+    cfg = pipe.config
+    sigmas = [float(s) for s in pipe.sigmas()]
+    guidance = 1.0 if pipe.fixed_sigmas is not None else float(cfg.sampling.guidance)
+    entries: dict[str, Any] = {}
+    with atomic_dir(output) as tmp:
+        bar = tqdm(components, desc=f"export {target}", disable=not progress)
+        for name in bar:
+            bar.set_postfix_str(name)
+            q = _component_quantize(name, target, quantize)
+            t0 = time.perf_counter()
+            entries[name] = _export_component(parts[name], target, q, delegate, tmp, parity_samples)
+            entries[name]["export_seconds"] = round(time.perf_counter() - t0, 2)
+            logger.info("%s: %s", name, entries[name].get("parity"))
+        tok_dir = tmp / "tokenizer"
+        tok_dir.mkdir()
+        src = Path(pipe.text_encoder.tokenizer_dir)
+        copied = [f for f in TOKENIZER_FILES if (src / f).is_file()]
+        for f in copied:
+            shutil.copy2(src / f, tok_dir / f)
+        tok = pipe.text_encoder.tokenizer
+        manifest = {
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "created_by": f"mobilevid {mobilevid.__version__}",
+            "torch": torch.__version__,
+            "target": target,
+            "delegate": delegate,
+            "quantize": quantize,
+            "source_model": {"path": str(model_dir) if model_dir else None,
+                             "sha256": model_hash(model_dir) if model_dir else None, "preset": cfg.preset},
+            "video": {"frames": cfg.num_frames, "fps": cfg.fps, "height": cfg.height, "width": cfg.width,
+                      "decoder_output_range": [-1.0, 1.0]},
+            "latent": {"channels": pipe.vae.config.latent_channels, "height": cfg.denoiser.latent_height,
+                       "width": cfg.denoiser.latent_width, "scaling_factor": pipe.vae.config.scaling_factor,
+                       "shift_factor": pipe.vae.config.shift_factor},
+            "sampler": {"type": "flow_match_euler", "steps": len(sigmas) - 1, "sigmas": sigmas,
+                        "timesteps": [s * TIMESTEP_SCALE for s in sigmas[:-1]], "guidance_scale": guidance,
+                        "noise": "standard normal, shape of the denoiser's sample input",
+                        "update": "x = x + (sigmas[i+1] - sigmas[i]) * velocity"},
+            "tokenizer": {"type": "wordpiece", "files": [f"tokenizer/{f}" for f in copied],
+                          "max_length": pipe.text_encoder.max_length, "lowercase": bool(getattr(tok, "do_lower_case", True)),
+                          "pad_id": tok.pad_token_id, "cls_id": tok.cls_token_id, "sep_id": tok.sep_token_id,
+                          "unk_id": tok.unk_token_id, "null_prompt": ""},
+            "components": entries,
+            "export_seconds": round(time.perf_counter() - start, 2),
+        }
+        write_json(tmp / MANIFEST_NAME, manifest)
+    return manifest

@@ -1,0 +1,98 @@
+"""ExecuTorch export: ``.pte`` programs for the XNNPACK CPU backend (fp32 or PT2E int8) or Core ML.
+
+- ``xnnpack`` + ``none``: float32, every op XNNPACK supports delegated to it;
+- ``xnnpack`` + ``w8a8``: PT2E static quantization (torchao's ``prepare_pt2e``/``convert_pt2e``
+  with ``XNNPACKQuantizer``): int8 per-channel symmetric weights, int8 activations whose
+  ranges are calibrated on the component's real inputs;
+- ``coreml`` + ``none``: the graph delegated to Core ML (fp16, CPU and Neural Engine, iOS 18).
+  Such a ``.pte`` runs only where the Core ML backend is registered (Apple systems).
+
+Calls as verified in STACK.md (ExecuTorch 1.5.1).
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+
+QUANTIZE = {"xnnpack": ("none", "w8a8"), "coreml": ("none",)}
+
+
+def _partitioner(delegate: str) -> list:
+    if delegate == "xnnpack":
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+
+        return [XnnpackPartitioner()]
+    import coremltools as ct
+    from executorch.backends.apple.coreml.compiler import CoreMLBackend
+    from executorch.backends.apple.coreml.partition import CoreMLPartitioner
+
+    specs = CoreMLBackend.generate_compile_specs(compute_unit=ct.ComputeUnit.CPU_AND_NE,
+                                                 minimum_deployment_target=ct.target.iOS18,
+                                                 compute_precision=ct.precision.FLOAT16)
+    return [CoreMLPartitioner(compile_specs=specs)]
+
+
+def _quantize_pt2e(component) -> torch.nn.Module:
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer,
+        get_symmetric_quantization_config,
+    )
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    args = tuple(component.example.values())
+    graph = torch.export.export(component.module, args).module()
+    quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+    prepared = prepare_pt2e(graph, quantizer)
+    with torch.no_grad():
+        for sample in component.samples:  # calibration: observe activation ranges on real inputs
+            prepared(*sample.values())
+    return convert_pt2e(prepared)
+
+
+def lower(component, quantize: str, delegate: str):
+    """The lowered ExecuTorch program manager (``.buffer`` is the ``.pte``); ``.exported_program()`` for inspection."""
+    from executorch.exir import to_edge_transform_and_lower
+
+    args = tuple(component.example.values())
+    module = _quantize_pt2e(component) if quantize == "w8a8" else component.module
+    program = torch.export.export(module, args)
+    return to_edge_transform_and_lower(program, partitioner=_partitioner(delegate))
+
+
+def delegation_summary(edge) -> dict:
+    """How many ops went to the delegate and how many stayed on portable kernels."""
+    from executorch.devtools.backend_debug import get_delegation_info
+
+    info = get_delegation_info(edge.exported_program().graph_module)
+    return {"delegated_ops": int(info.num_delegated_nodes), "portable_ops": int(info.num_non_delegated_nodes),
+            "delegated_subgraphs": int(info.num_delegated_subgraphs)}
+
+
+def export_executorch(component, quantize: str, out_dir: Path, delegate: str = "xnnpack") -> tuple[list[str], dict]:
+    """Write ``<component>.pte``; returns the file names and the delegation summary."""
+    edge = lower(component, quantize, delegate)
+    summary = delegation_summary(edge)
+    path = out_dir / f"{component.name}.pte"
+    path.write_bytes(edge.to_executorch().buffer)
+    return [path.name], summary
+
+
+def executorch_runs_here(delegate: str) -> bool:
+    """XNNPACK runs everywhere; the Core ML backend only on Apple systems."""
+    return delegate == "xnnpack" or platform.system() == "Darwin"
+
+
+def executorch_runner(path: Path) -> Callable[[Sequence[torch.Tensor]], list[torch.Tensor]]:
+    """A loaded ``.pte`` as ``run(inputs) -> outputs``."""
+    from executorch.runtime import Runtime
+
+    method = Runtime.get().load_program(str(path)).load_method("forward")
+
+    def run(inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        return [torch.as_tensor(o) for o in method.execute([x.contiguous() for x in inputs])]
+
+    return run

@@ -1,0 +1,101 @@
+"""ONNX export (torch.onnx dynamo exporter, opset 18) and ONNX Runtime quantization.
+
+- ``none``: float32 graph;
+- ``int8``: ``quantize_dynamic``: int8 per-channel weights, activations quantized at run time;
+- ``w8a8``: ``quantize_static`` in QDQ format: int8 per-channel weights and int8 activations
+  whose ranges are calibrated on the component's real inputs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mobilevid.errors import MobilevidError
+
+logger = logging.getLogger("mobilevid.export")
+
+OPSET = 18
+QUANTIZE = ("none", "int8", "w8a8")
+
+
+def _export_float(component, path: Path) -> None:
+    import onnx
+
+    args = tuple(component.example.values())
+    program = torch.onnx.export(component.module, args, dynamo=True, opset_version=OPSET,
+                                input_names=list(component.example), output_names=list(component.output_names),
+                                verbose=False)
+    if program is None:
+        raise MobilevidError(f"ONNX export of {component.name} returned nothing")
+    program.save(str(path))
+    # The dynamo exporter records intermediate shapes (value_info) that ONNX's own shape
+    # inference can disagree with (seen on the BERT text encoder); drop them: they are optional.
+    model = onnx.load(str(path))
+    del model.graph.value_info[:]
+    onnx.save(model, str(path))
+    onnx.checker.check_model(str(path))
+
+
+class _Calibration:
+    """ONNX Runtime's CalibrationDataReader over the component's real inputs."""
+
+    def __init__(self, component) -> None:
+        self._items = iter([{k: v.numpy() for k, v in s.items()} for s in component.samples])
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._items, None)
+
+
+def export_onnx(component, quantize: str, out_dir: Path) -> list[str]:
+    """Write ``<component>.onnx`` (quantized as asked) into ``out_dir``; returns the file names."""
+    from onnxruntime.quantization import (
+        QuantFormat,
+        QuantType,
+        quant_pre_process,
+        quantize_dynamic,
+        quantize_static,
+    )
+
+    final = out_dir / f"{component.name}.onnx"
+    if quantize == "none":
+        _export_float(component, final)
+        return [final.name]
+    work = out_dir / f".{component.name}.work"
+    work.mkdir(exist_ok=True)
+    try:
+        float_path, prep_path = work / "float.onnx", work / "prep.onnx"
+        _export_float(component, float_path)
+        quant_pre_process(str(float_path), str(prep_path), skip_symbolic_shape=True)
+        if quantize == "int8":
+            quantize_dynamic(str(prep_path), str(final), weight_type=QuantType.QInt8, per_channel=True)
+        else:
+            quantize_static(str(prep_path), str(final), _Calibration(component), quant_format=QuantFormat.QDQ,
+                            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        for f in work.iterdir():
+            f.unlink()
+        work.rmdir()
+    return [final.name]
+
+
+def onnx_runner(path: Path, threads: int | None = None) -> Callable[[Sequence[torch.Tensor]], list[torch.Tensor]]:
+    """An ONNX Runtime session as ``run(inputs) -> outputs`` (tensors in the graph's input order)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+
+    def run(inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        feed = {n: (x.numpy() if isinstance(x, torch.Tensor) else x) for n, x in zip(names, inputs, strict=True)}
+        return [torch.from_numpy(np.asarray(o)) for o in session.run(None, feed)]
+
+    return run
