@@ -1,4 +1,4 @@
-"""``mobilevid train``: VAE stage + denoiser stage (the teacher)."""
+"""``mobilevid train``: VAE stage, optional VAE-decoder fine-tune, denoiser stage (the teacher)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--recipe", metavar="FILE", help="YAML/JSON recipe overriding the defaults")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any recipe field, e.g. --set denoiser.lr=3e-4 (repeatable)")
-    p.add_argument("--stage", choices=["vae", "denoiser", "all"], default=None, help="run one stage or both (default all)")
+    p.add_argument("--stage", choices=["vae", "vae_decoder", "denoiser", "all"], default=None,
+                   help="run one stage (default: the recipe's stages; vae_decoder fine-tunes the decoder of a "
+                   "trained VAE with its encoder frozen)")
     p.add_argument("--output", "-o", required=True, metavar="DIR", help="run folder")
     p.add_argument("--max-steps", type=int, default=None, metavar="N", help="steps of each stage that runs")
     p.add_argument("--checkpoint-every", type=int, default=None, metavar="N", help="checkpoint every N steps")
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_steps is not None:
         if args.max_steps < 1:
             raise MobilevidError(f"--max-steps must be at least 1, got {args.max_steps}")
-        overrides += [f"vae.steps={args.max_steps}", f"denoiser.steps={args.max_steps}"]
+        overrides += [f"{stage}.steps={args.max_steps}" for stage in ("vae", "vae_decoder", "denoiser")]
     if args.stage and args.stage != "all":
         overrides.append(f"stages=[{args.stage}]")
     cfg = resolve_config(TrainConfig, recipe=args.recipe, overrides=overrides)

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from accelerate import Accelerator
 
+from mobilevid.artifacts import write_json
 from mobilevid.config import to_dict
 from mobilevid.data import make_dataset
 from mobilevid.errors import MobilevidError
@@ -35,6 +36,7 @@ from mobilevid.training.train_config import TrainConfig
 logger = logging.getLogger("mobilevid.train")
 
 _NOISE, _TIME, _DROP, _COND, _VAE = 1, 2, 3, 4, 5
+STAGES = ("vae", "vae_decoder", "denoiser")  # in the order they run
 _DATA_LENGTH = 10_000_000  # procedural clips are rendered on demand; the length only bounds indices
 
 
@@ -94,6 +96,45 @@ def _vae_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, out: 
     return vae
 
 
+def _vae_decoder_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, vae: VideoVAE, out: Path,
+                       resume: bool) -> VideoVAE:
+    """Fine-tune the decoder (and its temporal convs) of a trained VAE; the encoder stays frozen."""
+    done = out / "vae" / "decoder_finetuned.json"
+    if resume and done.is_file():
+        logger.info("VAE decoder stage already finished: %s", out / "vae")
+        return VideoVAE.from_pretrained(out / "vae")
+    s = cfg.vae_decoder
+    vae.train().requires_grad_(True)
+    vae.vae.encoder.requires_grad_(False)
+    if vae.vae.quant_conv is not None:
+        vae.vae.quant_conv.requires_grad_(False)
+    frames = min(s.frames, model_cfg.num_frames)
+    data = make_dataset(cfg.data, "train", num_frames=frames, size=model_cfg.height, seed=cfg.seed + 2,
+                        length=_DATA_LENGTH)
+    batches = StepBatches(data, s.batch_size, cfg.seed + 2, 0.0, acc.process_index, acc.num_processes)
+
+    def loss_fn(model: torch.nn.Module, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        video = batches(step)["video"].to(acc.device)
+        b, f = video.shape[:2]
+        x = video.reshape(b * f, *video.shape[2:])
+        core = model.module if hasattr(model, "module") else model
+        with torch.no_grad():
+            z = core.encode_distribution(x).mean
+        err = (core.decode_frames(z, f) - x).abs()
+        loss = (err + s.mse_weight * err * err).mean()
+        return loss, {"l1": float(err.mean().detach())}
+
+    settings = LoopSettings("vae_decoder", s.steps, s.lr, grad_clip=1.0, checkpoint_every=cfg.checkpoint_every,
+                            keep_checkpoints=cfg.keep_checkpoints, log_every=cfg.log_every)
+    vae, _ = run_loop(acc, vae, loss_fn, settings, out / "stages" / "vae_decoder", resume)
+    vae.eval().requires_grad_(False)
+    if acc.is_main_process:
+        vae.save_pretrained(out / "vae")
+        write_json(done, {"steps": s.steps})
+    acc.wait_for_everyone()
+    return vae
+
+
 def _denoiser_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, vae: VideoVAE, out: Path,
                     resume: bool) -> None:
     s = cfg.denoiser
@@ -149,9 +190,9 @@ def _denoiser_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, 
 def train(cfg: TrainConfig, output: str | Path, resume: bool = False, argv: list[str] | None = None) -> Path:
     """Run the configured stages; returns the model folder."""
     out = Path(output)
-    unknown = set(cfg.stages) - {"vae", "denoiser"}
+    unknown = set(cfg.stages) - set(STAGES)
     if unknown or not cfg.stages:
-        raise MobilevidError(f"stages must be a non-empty list of 'vae' and 'denoiser', got {cfg.stages}")
+        raise MobilevidError(f"stages must be a non-empty list of {', '.join(STAGES)}, got {cfg.stages}")
     if out.exists() and any(out.iterdir()) and not resume:
         raise MobilevidError(f"output folder {out} is not empty: pass --resume to continue it, or choose another")
     model_cfg = _model_config(cfg)
@@ -167,6 +208,8 @@ def train(cfg: TrainConfig, output: str | Path, resume: bool = False, argv: list
             torch.manual_seed(cfg.seed)
             vae = VideoVAE(model_cfg.vae)
             logger.warning("no VAE stage and no trained VAE in %s: training on an untrained VAE", out / "vae")
+        if "vae_decoder" in cfg.stages:
+            vae = _vae_decoder_stage(acc, cfg, model_cfg, vae, out, resume)
         if "denoiser" in cfg.stages:
             _denoiser_stage(acc, cfg, model_cfg, vae, out, resume)
     finally:

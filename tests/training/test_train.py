@@ -83,3 +83,20 @@ def test_bad_flags_are_one_line_errors(tmp_path, capsys):
     assert "unknown data set" in capsys.readouterr().err
     assert main(["train", "--output", str(tmp_path / "x"), "--set", "denoiser.lrr=1"]) == 1
     assert "unknown config key 'denoiser.lrr'" in capsys.readouterr().err
+
+
+def test_vae_decoder_stage_keeps_the_encoder_and_moves_the_decoder(tmp_path):
+    out = tmp_path / "run"
+    base = ["train", "--output", str(out), "--preset", "tiny", "--data", "shapes", "--set", "num_frames=4",
+            "--set", "vae.batch_size=1", "--set", "vae.frames=2", "--set", "vae_decoder.batch_size=2",
+            "--max-steps", "2"]
+    assert main([*base, "--stage", "vae"]) == 0
+    before = load_file(str(out / "vae" / "model.safetensors"))
+    assert main([*base, "--stage", "vae_decoder", "--resume"]) == 0
+    after = load_file(str(out / "vae" / "model.safetensors"))
+    assert (out / "vae" / "decoder_finetuned.json").is_file()
+    encoder = [k for k in before if ".encoder." in k or "quant_conv" in k and "post_quant" not in k]
+    decoder = [k for k in before if ".decoder." in k]
+    assert encoder and decoder
+    assert all(torch.equal(before[k], after[k]) for k in encoder)
+    assert any(not torch.equal(before[k], after[k]) for k in decoder)
