@@ -65,7 +65,7 @@ class TrainConfig:
     data: str = "shapes+digits+photos"
     seed: int = 0
     num_frames: int | None = None  # frames per clip; None = the preset's
-    stages: list[str] = field(default_factory=lambda: ["vae", "denoiser"])
+    stages: list[str] = field(default_factory=lambda: ["vae", "vae_decoder", "denoiser"])
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
     log_every: int = 25
