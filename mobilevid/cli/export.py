@@ -39,7 +39,13 @@ def run(args: argparse.Namespace) -> int:
     check_combination(args.target, args.quantize, args.delegate)  # before any work
     if args.parity_samples < 1:
         raise MobilevidError(f"--parity-samples must be at least 1, got {args.parity_samples}")
+    from mobilevid.export.components import COMPONENTS
+
     components = tuple(c.strip() for c in args.components.split(",") if c.strip())
+    unknown = sorted(set(components) - set(COMPONENTS))
+    if unknown or not components:
+        raise MobilevidError(f"unknown component(s) {', '.join(unknown) or '(none given)'}; "
+                             f"valid: {', '.join(COMPONENTS)}")
     model_dir = resolve_model_dir(args.model)
     pipe = Pipeline.from_pretrained(model_dir)
     manifest = export_bundle(pipe, model_dir, args.target, args.quantize, args.delegate, args.output,
