@@ -6,7 +6,7 @@ import argparse
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from mobilevid.export.bundle import valid_combinations
+    from mobilevid.export.options import valid_combinations
 
     p = subparsers.add_parser(
         "export",
@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from mobilevid.errors import MobilevidError
-    from mobilevid.export.bundle import check_combination, export_bundle
+    from mobilevid.export.bundle import export_bundle
+    from mobilevid.export.options import check_combination
     from mobilevid.pipeline import Pipeline, resolve_model_dir
 
     check_combination(args.target, args.quantize, args.delegate)  # before any work

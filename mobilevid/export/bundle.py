@@ -29,43 +29,18 @@ from mobilevid.artifacts import atomic_dir, write_json
 from mobilevid.errors import MobilevidError
 from mobilevid.export.components import COMPONENTS, build_components
 from mobilevid.export.manifest import MANIFEST_NAME, SCHEMA, SCHEMA_VERSION, model_hash, tensor_spec
+from mobilevid.export.options import check_combination
 from mobilevid.export.parity import check_parity, require
 from mobilevid.models.rectified_flow import TIMESTEP_SCALE
 
 logger = logging.getLogger("mobilevid.export")
 
-# target -> delegate -> quantize options. None: the target has no delegate choice.
-VALID: dict[str, dict[str | None, tuple[str, ...]]] = {
-    "coreml": {None: ("none", "int8", "int4", "palettize6", "palettize4")},
-    "executorch": {"xnnpack": ("none", "w8a8"), "coreml": ("none",)},
-    "onnx": {None: ("none", "int8", "w8a8")},
-}
 TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 # The text encoder runs once per video: with w8a8 its weights are int8 but its activations are
 # quantized dynamically (statically calibrated int8 activations cost it >15 dB on MiniLM's
 # attention, measured with ONNX Runtime on the default model).
 _TEXT_ENCODER_QUANTIZE = {"w8a8": "int8"}
 
-
-def valid_combinations() -> list[str]:
-    rows = []
-    for target, delegates in VALID.items():
-        for delegate, options in delegates.items():
-            rows.append(f"--target {target}" + (f" --delegate {delegate}" if delegate else "")
-                        + f" --quantize {'|'.join(options)}")
-    return rows
-
-
-def check_combination(target: str, quantize: str, delegate: str | None) -> str | None:
-    """Validate before any work; returns the effective delegate (executorch defaults to xnnpack)."""
-    if target not in VALID:
-        raise MobilevidError(f"unknown target {target!r}; valid: {', '.join(VALID)}")
-    if target == "executorch" and delegate is None:
-        delegate = "xnnpack"
-    if delegate not in VALID[target] or quantize not in VALID[target][delegate]:
-        what = f"--target {target}" + (f" --delegate {delegate}" if delegate else "") + f" --quantize {quantize}"
-        raise MobilevidError(f"invalid combination {what}; valid: {'; '.join(valid_combinations())}")
-    return delegate
 
 
 def _component_quantize(name: str, target: str, quantize: str) -> str:
