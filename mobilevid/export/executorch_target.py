@@ -18,6 +18,8 @@ from pathlib import Path
 
 import torch
 
+from mobilevid.errors import MobilevidError
+
 QUANTIZE = {"xnnpack": ("none", "w8a8"), "coreml": ("none",)}
 
 
@@ -74,7 +76,11 @@ def delegation_summary(edge) -> dict:
 
 def export_executorch(component, quantize: str, out_dir: Path, delegate: str = "xnnpack") -> tuple[list[str], dict]:
     """Write ``<component>.pte``; returns the file names and the delegation summary."""
-    edge = lower(component, quantize, delegate)
+    try:
+        edge = lower(component, quantize, delegate)
+    except NotImplementedError as err:  # e.g. coremltools: a partition input with a non-contiguous dim order
+        raise MobilevidError(f"ExecuTorch {delegate} delegate cannot lower {component.name}: "
+                             f"{str(err).splitlines()[0]}") from err
     summary = delegation_summary(edge)
     path = out_dir / f"{component.name}.pte"
     path.write_bytes(edge.to_executorch().buffer)
