@@ -85,10 +85,11 @@ def _export_component(component, target: str, quantize: str, delegate: str | Non
         )
 
         files = export_coreml(component, quantize, out)
-        info["spec"] = inspect_coreml(out / files[0], component) if len(files) == 1 else [
-            inspect_coreml(out / f, component) for f in files]
+        # Chunks are checked and run as one chain: the first takes the inputs, the last gives the outputs.
+        paths = out / files[0] if len(files) == 1 else [out / f for f in files]
+        info["spec"] = inspect_coreml(paths, component)
         if coreml_runs_here():
-            info["parity"] = require(check_parity(component, coreml_runner(out / files[0]), "coreml", quantize,
+            info["parity"] = require(check_parity(component, coreml_runner(paths, input_names=list(component.example)), "coreml", quantize,
                                                   parity_samples)).to_json()
         else:
             info["parity"] = {"runtime": "coreml", "passed": None,
