@@ -12,9 +12,14 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from mobilevid.models.video_unet import VideoUNet
+    from mobilevid.pipeline import Pipeline, PipelineOutput
 
 # Heavy imports (torch, diffusers) are deferred so `mobilevid --help` stays fast.
-_LAZY = {"VideoUNet": "mobilevid.models.video_unet"}
+_LAZY = {
+    "VideoUNet": "mobilevid.models.video_unet",
+    "Pipeline": "mobilevid.pipeline",
+    "PipelineOutput": "mobilevid.pipeline",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -25,4 +30,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'mobilevid' has no attribute {name!r}")
 
 
-__all__ = ["VideoUNet", "__version__"]
+__all__ = ["Pipeline", "PipelineOutput", "VideoUNet", "__version__"]

@@ -32,3 +32,9 @@ def test_bad_inputs(tiny_model_dir, tmp_path):
         pipe("a red circle", num_frames=0)
     with pytest.raises(MobilevidError, match="model folder not found"):
         Pipeline.from_pretrained(tmp_path / "missing")
+
+
+def test_pipeline_is_importable_from_the_package_root():
+    import mobilevid
+
+    assert mobilevid.Pipeline is Pipeline  # the README's `mobilevid.Pipeline.from_pretrained(...)`
