@@ -54,13 +54,21 @@ class TextEncoder(nn.Module):
         super().__init__()
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
         path = resolve_encoder_path(name_or_path)
+        # transformers draws a "Loading weights" bar on stderr for every load: a 6-layer encoder
+        # loads in a blink, and the bar clutters every CLI command's output.
+        bar_was_on = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
             encoder = AutoModel.from_pretrained(str(path), local_files_only=True, use_safetensors=True)
         except (OSError, ValueError) as err:
             raise MobilevidError(f"cannot load text encoder from {path}: {str(err).splitlines()[0]}") from None
+        finally:
+            if bar_was_on:
+                hf_logging.enable_progress_bar()
         encoder.eval().requires_grad_(False)
         self.module = TextEncoderModule(encoder)
         self.name_or_path = name_or_path

@@ -1,4 +1,9 @@
-"""ExecuTorch bundles of the default model: XNNPACK fp32 and int8 pass their gates; fp32 makes the PyTorch video."""
+"""ExecuTorch bundles of the default model: XNNPACK fp32 and int8 pass their gates; fp32 makes the PyTorch video.
+
+The fp32 bundle is also the test that the tiny text encoder, denoiser and VAE decoder pass
+torch.export, lower to XNNPACK and run in ExecuTorch (the model-family issue's point): a
+separate lowering test of the same modules cost minutes and checked nothing more.
+"""
 
 import platform
 
