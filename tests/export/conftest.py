@@ -14,3 +14,13 @@ def default_components(default_pipe):
     from mobilevid.export.components import build_components
 
     return build_components(default_pipe, num_samples=4)
+
+
+@pytest.fixture(scope="session")
+def onnx_bundle(default_pipe, tmp_path_factory):
+    """The default model's float ONNX bundle, exported once for the bundle, generate and profile tests."""
+    from mobilevid.export.bundle import export_bundle
+
+    out = tmp_path_factory.mktemp("bundles") / "onnx"
+    export_bundle(default_pipe, None, "onnx", "none", output=out, progress=False)
+    return out

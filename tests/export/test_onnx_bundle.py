@@ -11,13 +11,6 @@ from mobilevid.export.manifest import read_manifest
 from mobilevid.export.parity import psnr
 
 
-@pytest.fixture(scope="module")
-def onnx_bundle(default_pipe, tmp_path_factory):
-    out = tmp_path_factory.mktemp("bundles") / "onnx"
-    export_bundle(default_pipe, None, "onnx", "none", output=out, progress=False)
-    return out
-
-
 def test_float_bundle_manifest(onnx_bundle, default_pipe):
     m = read_manifest(onnx_bundle)
     assert m["target"] == "onnx" and m["quantize"] == "none"

@@ -94,15 +94,6 @@ def test_breakdown_covers_every_slot_and_temporal_layer():
 
 # -- slow: a real ONNX bundle of the default model ---------------------------------------------------
 @pytest.fixture(scope="module")
-def onnx_bundle(default_pipe, tmp_path_factory):
-    from mobilevid.export.bundle import export_bundle
-
-    out = tmp_path_factory.mktemp("profile") / "onnx"
-    export_bundle(default_pipe, None, "onnx", "none", output=out, progress=False)
-    return out
-
-
-@pytest.fixture(scope="module")
 def profiled(onnx_bundle, tmp_path_factory):
     path = tmp_path_factory.mktemp("profile") / "profile.json"
     assert main(["profile", "--bundle", str(onnx_bundle), "--runs", "3", "--warmup", "1", "--threads", "1",
