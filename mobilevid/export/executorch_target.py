@@ -38,16 +38,20 @@ def _partitioner(delegate: str) -> list:
     return [CoreMLPartitioner(compile_specs=specs)]
 
 
-def _quantize_pt2e(component) -> torch.nn.Module:
+def _quantize_pt2e(component, module: torch.nn.Module) -> torch.nn.Module:
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
         XNNPACKQuantizer,
         get_symmetric_quantization_config,
     )
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
+    from mobilevid.export.xnnpack_friendly import FLOAT_ONLY_MODULES
+
     args = tuple(component.example.values())
-    graph = torch.export.export(component.module, args).module()
+    graph = torch.export.export(module, args).module()
     quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+    for kind in FLOAT_ONLY_MODULES:  # norm statistics and softmax stay float (see xnnpack_friendly)
+        quantizer.set_module_type(kind, None)
     prepared = prepare_pt2e(graph, quantizer)
     with torch.no_grad():
         for sample in component.samples:  # calibration: observe activation ranges on real inputs
@@ -60,7 +64,15 @@ def lower(component, quantize: str, delegate: str):
     from executorch.exir import to_edge_transform_and_lower
 
     args = tuple(component.example.values())
-    module = _quantize_pt2e(component) if quantize == "w8a8" else component.module
+    module = component.module
+    if delegate == "xnnpack":
+        # Ops XNNPACK does not take (GroupNorm, SDPA's mask handling, ...) would split the graph
+        # into many delegates: slow to lower and to run. A copy is rewritten; the model is not.
+        from mobilevid.export.xnnpack_friendly import make_xnnpack_friendly
+
+        module = make_xnnpack_friendly(module)
+    if quantize == "w8a8":
+        module = _quantize_pt2e(component, module)
     program = torch.export.export(module, args)
     return to_edge_transform_and_lower(program, partitioner=_partitioner(delegate))
 
