@@ -7,6 +7,10 @@
 - ``coreml`` + ``none``: the graph delegated to Core ML (fp16, CPU and Neural Engine, iOS 18).
   Such a ``.pte`` runs only where the Core ML backend is registered (Apple systems).
 
+For ``xnnpack`` the module is first rewritten by ``xnnpack_friendly.make_xnnpack_friendly``
+(GroupNorm, channel LayerNorm, attention, GEGLU and nearest upsampling as ops XNNPACK
+delegates), so the graph is not split into one delegate per unsupported op.
+
 Calls as verified in STACK.md (ExecuTorch 1.5.1).
 """
 
