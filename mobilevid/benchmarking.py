@@ -26,16 +26,21 @@ def benchmark_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def time_call(fn: Callable[[], Any], warmup: int = 2, repeats: int = 10) -> float:
-    """Median wall time of ``fn()`` in seconds after ``warmup`` calls."""
+def time_runs(fn: Callable[[], Any], runs: int, warmup: int) -> list[float]:
+    """Wall times (seconds) of ``runs`` calls of ``fn`` after ``warmup`` untimed ones."""
     for _ in range(warmup):
         fn()
     times = []
-    for _ in range(repeats):
+    for _ in range(runs):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
+
+
+def time_call(fn: Callable[[], Any], warmup: int = 2, repeats: int = 10) -> float:
+    """Median wall time of ``fn()`` in seconds after ``warmup`` calls."""
+    return statistics.median(time_runs(fn, repeats, warmup))
 
 
 def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:

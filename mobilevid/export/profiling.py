@@ -86,6 +86,7 @@ import torch
 
 import mobilevid
 from mobilevid.artifacts import read_json
+from mobilevid.benchmarking import time_runs  # one timing loop for benchmarks and profiles
 from mobilevid.errors import MobilevidError
 from mobilevid.export.components import COMPONENTS
 from mobilevid.export.manifest import read_manifest
@@ -157,18 +158,6 @@ def runner(path: Path, runtime: str, threads: int | None = None) -> Runner:
     from mobilevid.export.bundle_runtime import load_runner
 
     return load_runner(path, runtime)
-
-
-def time_runs(fn: Callable[[], Any], runs: int, warmup: int) -> list[float]:
-    """Wall times (seconds) of ``runs`` calls of ``fn`` after ``warmup`` untimed ones."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def summarize_ms(times: Sequence[float]) -> dict[str, float]:
