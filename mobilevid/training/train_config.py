@@ -39,6 +39,7 @@ class VAEDecoderStageConfig:
     frames: int = 2  # frames per clip: >= 2 so the VideoVAE temporal convs train too
     lr: float = 1e-3
     mse_weight: float = 1.0
+    object_weight: float = 10.0  # as in the VAE stage: weigh the small objects' pixels more
 
 
 @dataclass
