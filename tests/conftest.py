@@ -1,4 +1,12 @@
+import os
+
 import pytest
+import torch
+
+# Under pytest-xdist each worker gets its share of the cores: two workers with torch's default
+# threads each would oversubscribe a 2-core machine and run slower than one.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,9 @@ from mobilevid.export.coreml_target import (
 )
 from mobilevid.export.parity import ParityError
 
+# Share the module and session fixtures on one pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group("coreml_exports")
+
 # Weight bytes of each option relative to fp16 ("none"), measured on the tiny default model:
 # int8 1.94-1.99x, int4 3.54-3.66x, palettize6 2.46-2.51x, palettize4 3.72-3.97x smaller.
 SHRINK = {"int8": (1.8, 2.1), "int4": (3.2, 4.1), "palettize6": (2.2, 2.8), "palettize4": (3.3, 4.1)}
