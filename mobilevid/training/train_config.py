@@ -9,8 +9,12 @@ from typing import Literal
 @dataclass
 class VAEStageConfig:
     steps: int = 1500
-    batch_size: int = 2  # clips per step (each clip's frames go through the VAE together)
-    frames: int = 8  # frames per clip in this stage; the video decoder's temporal convs see them
+    # Many distinct clips per step, one frame each: measured on the tiny model, 2 clips x 8 frames
+    # for 2200 steps left small objects' colour at 0.69 (scorer on held-out reconstructions), 16
+    # clips x 1 frame reached 1.00 in 800 steps at the same cost per step. The decoder's temporal
+    # convs then train in the vae_decoder stage (>= 2 frames per clip).
+    batch_size: int = 16  # clips per step
+    frames: int = 1  # frames per clip in this stage
     lr: float = 1e-3
     kl_weight: float = 1e-6  # small: the latents must stay informative (LDM's KL-f4 regime)
     # Decode a posterior sample (a true VAE) or the posterior mean. On a CPU budget the sampled
