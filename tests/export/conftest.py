@@ -24,3 +24,16 @@ def onnx_bundle(default_pipe, tmp_path_factory):
     out = tmp_path_factory.mktemp("bundles") / "onnx"
     export_bundle(default_pipe, None, "onnx", "none", output=out, progress=False)
     return out
+
+
+# Tests that share an expensive fixture run on one pytest-xdist worker (``--dist loadgroup``),
+# so it is built once; every other test is scheduled on its own.
+SHARED_FIXTURE_GROUPS = {"onnx_bundle": "onnx_bundle", "vae_exports": "coreml_vae", "et_bundle": "et_bundle"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture, group in SHARED_FIXTURE_GROUPS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(group))
+                break

@@ -24,9 +24,6 @@ from mobilevid.export.coreml_target import (
 )
 from mobilevid.export.parity import ParityError
 
-# Share the module and session fixtures on one pytest-xdist worker.
-pytestmark = pytest.mark.xdist_group("coreml_exports")
-
 # Weight bytes of each option relative to fp16 ("none"), measured on the tiny default model:
 # int8 1.94-1.99x, int4 3.54-3.66x, palettize6 2.46-2.51x, palettize4 3.72-3.97x smaller.
 SHRINK = {"int8": (1.8, 2.1), "int4": (3.2, 4.1), "palettize6": (2.2, 2.8), "palettize4": (3.3, 4.1)}
@@ -49,7 +46,9 @@ def _check_variants(component, out_dir, files):
     return infos
 
 
-@pytest.fixture(scope="module")
+# Session scope: under pytest-xdist other modules' tests can run between this module's, which
+# would tear a module fixture down and convert again.
+@pytest.fixture(scope="session")
 def vae_exports(default_components, tmp_path_factory):
     out = tmp_path_factory.mktemp("coreml_vae")
     return out, export_coreml_variants(default_components["vae_decoder"], QUANTIZE, out)

@@ -10,9 +10,6 @@ from mobilevid.export.bundle import export_bundle
 from mobilevid.export.manifest import read_manifest
 from mobilevid.export.parity import psnr
 
-# Share the module and session fixtures on one pytest-xdist worker.
-pytestmark = pytest.mark.xdist_group("onnx_bundle")
-
 
 def test_float_bundle_manifest(onnx_bundle, default_pipe):
     m = read_manifest(onnx_bundle)

@@ -8,9 +8,6 @@ import torch
 from mobilevid.cli.main import main
 from mobilevid.export.profiling import SCHEMA, denoiser_breakdown, validate_profile, video_total
 
-# Share the module and session fixtures on one pytest-xdist worker.
-pytestmark = pytest.mark.xdist_group("onnx_bundle")
-
 
 def _fake_bundle(path, target="coreml", delegate=None):
     """A bundle folder with a manifest only (enough for the checks made before any work)."""
