@@ -129,6 +129,13 @@ def build_components(pipe, num_samples: int = 8, seed: int = 0) -> dict[str, Com
         den_samples.append(OrderedDict(sample=noisy, timestep=torch.tensor([sigma * 1000.0]), text_states=states,
                                        text_mask=mask.float(), pooled_text=pooled))
         dec_samples.append(OrderedDict(latents=latents))
+    # Export inputs must be contiguous: torch.export records each example input's dim order, and
+    # the VAE's latents come out of a conv in channels-last strides, which Core ML's delegate
+    # rejects ("non-contiguous dim order"); the runtimes feed contiguous tensors anyway.
+    for samples in (text_samples, den_samples, dec_samples):
+        for sample in samples:
+            for name, value in sample.items():
+                sample[name] = value.detach().contiguous()
     return {
         "text_encoder": Component("text_encoder", text_module, text_samples, ("text_states", "pooled_text")),
         "denoiser": Component("denoiser", denoiser, den_samples, ("velocity",)),

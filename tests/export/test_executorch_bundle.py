@@ -9,7 +9,6 @@ import platform
 
 import pytest
 
-from mobilevid.errors import MobilevidError
 from mobilevid.export.bundle import export_bundle
 from mobilevid.export.manifest import read_manifest
 from mobilevid.export.parity import psnr
@@ -45,9 +44,6 @@ def test_xnnpack_int8_bundle_passes_its_gate(default_pipe, tmp_path, component):
 
 
 @pytest.mark.skipif(platform.system() == "Darwin", reason="on macOS the Core ML delegate runs and is gated")
-@pytest.mark.xfail(strict=True, raises=MobilevidError,
-                   reason="known gap: coremltools rejects a partition input with a non-contiguous dim order "
-                   "(the VideoVAE temporal conv's transpose); the error is one line, the fix is open")
 def test_coreml_delegated_pte_lowers(default_pipe, tmp_path):
     m = export_bundle(default_pipe, None, "executorch", "none", delegate="coreml", output=tmp_path / "c",
                       components=("vae_decoder",), progress=False)
