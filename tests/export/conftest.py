@@ -28,12 +28,11 @@ def onnx_bundle(default_pipe, tmp_path_factory):
 
 # Tests that share an expensive fixture run on one pytest-xdist worker (``--dist loadgroup``),
 # so it is built once; every other test is scheduled on its own.
-SHARED_FIXTURE_GROUPS = {"onnx_bundle": "onnx_bundle", "vae_exports": "coreml_vae", "et_bundle": "et_bundle"}
+SHARED_FIXTURES = ("onnx_bundle", "vae_exports", "et_bundle")
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        for fixture, group in SHARED_FIXTURE_GROUPS.items():
-            if fixture in getattr(item, "fixturenames", ()):
-                item.add_marker(pytest.mark.xdist_group(group))
-                break
+        shared = [name for name in SHARED_FIXTURES if name in getattr(item, "fixturenames", ())]
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(shared[0]))
