@@ -130,8 +130,8 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
         batch = batches(step)
         video = batch["video"].to(acc.device)
         b = video.shape[0]
-        with torch.no_grad():
-            x0 = vae.encode(video)
+        with torch.no_grad(), acc.autocast():
+            x0 = vae.encode(video).float()
         states, pooled, mask = (t.to(acc.device) for t in text(batch["caption"]))
         fps = torch.full((b,), float(model_cfg.fps), device=acc.device)
         level = int(torch.randint(len(sigmas), (1,), generator=step_generator(cfg.seed, step, rank, _LEVEL)))

@@ -159,8 +159,9 @@ def _denoiser_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, 
         batch = batches(step)
         video = batch["video"].to(acc.device)
         b, f = video.shape[:2]
-        with torch.no_grad():
-            x0 = vae.encode(video)
+        # The frozen VAE follows the run's precision too: in bf16 its encoder is 2x faster on CPUs with AMX.
+        with torch.no_grad(), acc.autocast():
+            x0 = vae.encode(video).float()
         g_drop = step_generator(cfg.seed, step, rank, _DROP)
         drop = torch.rand(b, generator=g_drop) < s.caption_dropout
         captions = ["" if d else c for c, d in zip(batch["caption"], drop.tolist(), strict=True)]

@@ -74,7 +74,8 @@ class TrainConfig:
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
     log_every: int = 25
-    mixed_precision: Literal["no", "fp16", "bf16"] = "no"  # fp16/bf16 for GPUs
+    # fp16/bf16 for GPUs; bf16 also on CPUs with AMX/AVX512-BF16 (tiny preset: 1.38x per step on a Xeon 4th gen)
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
     sample_steps: int = 25  # the trained model's default sampling steps ...
     sample_guidance: float = 4.0  # ... and guidance, written into model_index.json
     vae: VAEStageConfig = field(default_factory=VAEStageConfig)
