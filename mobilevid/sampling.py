@@ -23,6 +23,20 @@ def schedule_sigmas(scheduler: FlowMatchEulerDiscreteScheduler, steps: int) -> t
     return scheduler.sigmas.clone()
 
 
+def shift_sigmas(sigmas: torch.Tensor, shift: float) -> torch.Tensor:
+    """SD3's timestep shift, ``shift * s / (1 + (shift - 1) * s)``: more of the path spent at high noise.
+
+    The same formula diffusers' scheduler applies inside ``set_timesteps`` (a static ``shift``);
+    written out here because distillation needs it on arbitrary levels, not on a schedule.
+    """
+    return shift * sigmas / (1 + (shift - 1) * sigmas)
+
+
+def unshift_sigma(sigma: float, shift: float) -> float:
+    """The inverse of ``shift_sigmas`` for one level."""
+    return sigma / (shift - (shift - 1) * sigma)
+
+
 @torch.no_grad()
 def sample_flow_euler(
     velocity: VelocityFn,

@@ -36,7 +36,7 @@ from mobilevid.distillation.distill_config import DistillConfig
 from mobilevid.errors import MobilevidError
 from mobilevid.models.rectified_flow import TIMESTEP_SCALE, add_noise, predict_x0, sample_times
 from mobilevid.pipeline import Pipeline
-from mobilevid.sampling import sample_flow_euler
+from mobilevid.sampling import sample_flow_euler, shift_sigmas, unshift_sigma
 from mobilevid.training.batches import StepBatches, step_generator
 from mobilevid.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from mobilevid.training.run_setup import start_run
@@ -48,8 +48,12 @@ _LEVEL, _NOISE, _RENOISE, _R1, _FAKE = 21, 22, 23, 24, 25
 _DATA_LENGTH = 10_000_000
 
 
-def student_sigmas(cfg: DistillConfig) -> list[float]:
-    """The student's fixed noise levels, highest first (uniform 1, (n-1)/n, ..., 1/n by default)."""
+def student_sigmas(cfg: DistillConfig, shift: float = 1.0) -> list[float]:
+    """The student's fixed noise levels, highest first.
+
+    By default the uniform levels 1, (n-1)/n, ..., 1/n under the teacher's schedule shift (so a
+    teacher trained and sampled with more weight at high noise hands the student the same).
+    """
     if cfg.student_sigmas is not None:
         sig = [float(s) for s in cfg.student_sigmas]
         if len(sig) != cfg.student_steps or any(not 0 < s <= 1 for s in sig) or sig != sorted(sig, reverse=True):
@@ -58,7 +62,8 @@ def student_sigmas(cfg: DistillConfig) -> list[float]:
     if cfg.student_steps < 1:
         raise MobilevidError(f"student_steps must be at least 1, got {cfg.student_steps}")
     n = cfg.student_steps
-    return [1.0 - i / n for i in range(n)]
+    uniform = torch.tensor([1.0 - i / n for i in range(n)], dtype=torch.float64)
+    return [round(float(v), 6) for v in shift_sigmas(uniform, shift)]
 
 
 def pseudo_huber(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -75,10 +80,11 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
     out = Path(output)
     if out.exists() and any(out.iterdir()) and not resume:
         raise MobilevidError(f"output folder {out} is not empty: pass --resume to continue it, or choose another")
-    sigmas = student_sigmas(cfg)
     teacher_pipe = Pipeline.from_pretrained(teacher_dir)
     if teacher_pipe.fixed_sigmas is not None:
         raise MobilevidError(f"{teacher_dir} is already a distilled student; give the teacher")
+    shift = float(teacher_pipe.scheduler.config.shift)
+    sigmas = student_sigmas(cfg, shift)
     model_cfg = teacher_pipe.config
     acc = start_run(out, cfg.mixed_precision, cfg.seed, {**to_dict(cfg), "teacher": str(teacher_dir)}, argv, "distill")
 
@@ -109,9 +115,10 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
     student, opt_s, heads, opt_d = acc.prepare(student, opt_s, heads, opt_d)
 
     def teacher_target(x: torch.Tensor, sigma: float, states, mask, pooled, fps) -> torch.Tensor:
-        """The guided teacher's clean sample from ``x`` at ``sigma`` (Euler, uniform levels to 0)."""
-        n = max(1, round(cfg.teacher_steps * sigma))
-        levels = torch.linspace(sigma, 0.0, n + 1)
+        """The guided teacher's clean sample from ``x`` at ``sigma`` (Euler on the teacher's own shifted schedule)."""
+        start_u = unshift_sigma(sigma, shift)
+        n = max(1, round(cfg.teacher_steps * start_u))
+        levels = shift_sigmas(torch.linspace(start_u, 0.0, n + 1), shift)
         n_states, n_pooled, n_mask = text([""] * x.shape[0])
         both_states, both_pooled = torch.cat([states, n_states]), torch.cat([pooled, n_pooled])
         both_mask = torch.cat([mask, n_mask])

@@ -47,6 +47,8 @@ def test_heads_get_gradients_and_teacher_encoder_does_not_change():
 
 def test_student_sigmas_and_pseudo_huber():
     assert student_sigmas(DistillConfig(student_steps=4)) == [1.0, 0.75, 0.5, 0.25]
+    # A teacher with a shifted schedule (SD3 shift 3) hands the student the same shift.
+    assert student_sigmas(DistillConfig(student_steps=4), shift=3.0) == [1.0, 0.9, 0.75, 0.5]
     with pytest.raises(MobilevidError):
         student_sigmas(DistillConfig(student_steps=2, student_sigmas=[0.2, 0.9]))
     a = torch.zeros(2, 3, 4)
