@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
+from diffusers import FlowMatchEulerDiscreteScheduler
 
 from mobilevid.artifacts import write_json
 from mobilevid.config import to_dict
@@ -191,7 +192,8 @@ def _denoiser_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, 
         from mobilevid.pipeline import Pipeline
 
         model_cfg.vae = vae.config
-        Pipeline(model_cfg, denoiser.cpu(), vae.cpu(), text.encoder).save_pretrained(out / "model")
+        scheduler = FlowMatchEulerDiscreteScheduler(shift=cfg.sample_shift)
+        Pipeline(model_cfg, denoiser.cpu(), vae.cpu(), text.encoder, scheduler).save_pretrained(out / "model")
         logger.info("wrote %s", out / "model")
     acc.wait_for_everyone()
 

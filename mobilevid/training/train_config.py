@@ -58,7 +58,7 @@ class DenoiserStageConfig:
     caption_dropout: float = 0.1  # empty caption this often, so classifier-free guidance works
     image_ratio: float = 0.1  # share of single-frame image batches (SnapGen-V joint training)
     visual_condition_prob: float = 0.1  # give first/last frames as a visual condition (NUWA-XL infilling)
-    time_mean: float = 0.0  # logit-normal time sampling (SD3)
+    time_mean: float = 0.0  # logit-normal time sampling (SD3); mean ln(k) = SD3 shift k, more high-noise steps
     time_std: float = 1.0
 
 
@@ -78,6 +78,9 @@ class TrainConfig:
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"
     sample_steps: int = 25  # the trained model's default sampling steps ...
     sample_guidance: float = 4.0  # ... and guidance, written into model_index.json
+    # SD3 timestep shift of the saved model's sampling schedule (scheduler_config.json); > 1 spends
+    # more steps at high noise, where a video's layout and motion are decided.
+    sample_shift: float = 1.0
     vae: VAEStageConfig = field(default_factory=VAEStageConfig)
     vae_decoder: VAEDecoderStageConfig = field(default_factory=VAEDecoderStageConfig)
     denoiser: DenoiserStageConfig = field(default_factory=DenoiserStageConfig)

@@ -102,11 +102,14 @@ def test_vae_decoder_stage_keeps_the_encoder_and_moves_the_decoder(tmp_path):
     assert any(not torch.equal(before[k], after[k]) for k in decoder)
 
 
-def test_bf16_run_on_cpu_trains_and_saves_float32_weights(tmp_path):
+def test_bf16_run_on_cpu_saves_float32_weights_and_the_sampling_shift(tmp_path):
     # bf16 autocast (denoiser and the frozen VAE encoder) is the fast path on CPUs with AMX; weights stay fp32.
     # A subprocess: accelerate keeps one precision per process, and other tests here train in-process.
     out = tmp_path / "bf16"
-    subprocess.run(_cmd(out, "--max-steps", "2", "--set", "mixed_precision=bf16"), check=True, capture_output=True)
+    subprocess.run(_cmd(out, "--max-steps", "2", "--set", "mixed_precision=bf16", "--set", "sample_shift=3"),
+                   check=True, capture_output=True)
+    sched = json.loads((out / "model" / "scheduler" / "scheduler_config.json").read_text())
+    assert sched["shift"] == 3.0
     weights = _weights(out)
     assert all(w.dtype == torch.float32 and torch.isfinite(w).all() for w in weights.values())
     run = json.loads((out / "run.json").read_text())
