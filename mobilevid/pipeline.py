@@ -25,7 +25,7 @@ from mobilevid.models.presets import ModelConfig
 from mobilevid.models.text_encoder import TextEncoder
 from mobilevid.models.vae import VideoVAE
 from mobilevid.models.video_unet import VideoUNet
-from mobilevid.sampling import sample_flow_euler, schedule_sigmas
+from mobilevid.sampling import sample_flow_euler, sample_x0_renoise, schedule_sigmas
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
 
@@ -111,9 +111,13 @@ class Pipeline:
     # -- sampling ----------------------------------------------------------------------------------
     def sigmas(self, steps: int | None = None) -> torch.Tensor:
         """The noise levels of a run: the student's fixed ones by default, else a uniform schedule."""
-        if self.fixed_sigmas is not None and (steps is None or steps == len(self.fixed_sigmas)):
+        if self.samples_as_student(steps):
             return torch.tensor([*self.fixed_sigmas, 0.0])
         return schedule_sigmas(self.scheduler, steps or self.config.sampling.steps)
+
+    def samples_as_student(self, steps: int | None = None) -> bool:
+        """A distilled student at its own levels samples by re-noising its clean estimate (ADD), else Euler."""
+        return self.fixed_sigmas is not None and (steps is None or steps == len(self.fixed_sigmas))
 
     @torch.no_grad()
     def __call__(
@@ -147,11 +151,9 @@ class Pipeline:
         fps = torch.full((states.shape[0],), float(self.config.fps))
         d = self.denoiser.config
         # One generator per prompt, so a video does not depend on what else is in the batch.
-        noise = torch.stack([
-            torch.randn(frames, d.in_channels, d.latent_height, d.latent_width,
-                        generator=torch.Generator().manual_seed(seed + i))
-            for i in range(b)
-        ])
+        generators = [torch.Generator().manual_seed(seed + i) for i in range(b)]
+        noise = torch.stack([torch.randn(frames, d.in_channels, d.latent_height, d.latent_width, generator=g)
+                             for g in generators])
 
         def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             if guidance == 1.0:
@@ -164,7 +166,10 @@ class Pipeline:
         sigmas = self.sigmas(num_inference_steps)
         steps = len(sigmas) - 1
         bar = tqdm(total=steps, desc="sampling", disable=not progress, leave=False)
-        latents = sample_flow_euler(velocity, noise, sigmas, progress=lambda _: bar.update(1))
+        if self.samples_as_student(num_inference_steps):
+            latents = sample_x0_renoise(velocity, noise, sigmas, generators, progress=lambda _: bar.update(1))
+        else:
+            latents = sample_flow_euler(velocity, noise, sigmas, progress=lambda _: bar.update(1))
         bar.close()
         video = self.vae.decode(latents)
         video = ((video + 1) / 2).clamp(0, 1)

@@ -69,7 +69,11 @@ class TemporalHead(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """Frozen teacher encoder + trainable heads; ``forward`` returns one logit per clip (summed over heads)."""
+    """Frozen teacher encoder + trainable heads; ``forward`` returns one logit per clip and head.
+
+    Logits stay per head so that the hinge loss applies to each head separately (LADD): a
+    summed logit would let one confident head switch off every head's gradient.
+    """
 
     def __init__(self, teacher: VideoUNet, temporal_heads: bool = True, cond_dim: int = 256) -> None:
         super().__init__()
@@ -94,12 +98,12 @@ class Discriminator(nn.Module):
         return self
 
     def forward(self, latents: torch.Tensor, timestep: torch.Tensor, text: torch.Tensor, mask: torch.Tensor,
-                pooled: torch.Tensor) -> torch.Tensor:
-        """latents (B, F, C, H, W) already re-noised to ``timestep`` (B,) on the [0, 1000] scale -> logits (B,)."""
+                pooled: torch.Tensor, fps: torch.Tensor | None = None) -> torch.Tensor:
+        """latents (B, F, C, H, W) re-noised to ``timestep`` (B,) on the [0, 1000] scale -> logits (B, heads)."""
         f = latents.shape[1]
-        feats = self.teacher.encoder_features(latents, timestep, text, mask, pooled)
+        feats = self.teacher.encoder_features(latents, timestep, text, mask, pooled, fps=fps)
         cond = self.cond(torch.cat([self.noise_proj(timestep).to(latents.dtype), pooled], dim=-1))
-        logits = sum(head(h, cond, f) for head, h in zip(self.spatial_heads, feats, strict=True))
+        logits = [head(h, cond, f) for head, h in zip(self.spatial_heads, feats, strict=True)]
         if self.temporal_heads is not None:
-            logits = logits + sum(head(h, cond, f) for head, h in zip(self.temporal_heads, feats, strict=True))
-        return logits
+            logits += [head(h, cond, f) for head, h in zip(self.temporal_heads, feats, strict=True)]
+        return torch.stack(logits, dim=1)

@@ -56,8 +56,10 @@ def student_sigmas(cfg: DistillConfig, shift: float = 1.0) -> list[float]:
     """
     if cfg.student_sigmas is not None:
         sig = [float(s) for s in cfg.student_sigmas]
-        if len(sig) != cfg.student_steps or any(not 0 < s <= 1 for s in sig) or sig != sorted(sig, reverse=True):
-            raise MobilevidError("student_sigmas must be student_steps decreasing values in (0, 1]")
+        if len(sig) != cfg.student_steps or any(not 0 < s <= 1 for s in sig) or sig != sorted(sig, reverse=True) \
+                or sig[0] != 1.0:
+            # Sampling starts from pure noise, which is the level 1.
+            raise MobilevidError("student_sigmas must be student_steps decreasing values in (0, 1], starting at 1")
         return sig
     if cfg.student_steps < 1:
         raise MobilevidError(f"student_steps must be at least 1, got {cfg.student_steps}")
@@ -74,6 +76,15 @@ def pseudo_huber(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (torch.sqrt((diff * diff).sum(1) + c * c) - c).mean() / math.sqrt(d)
 
 
+def _scores(disc: torch.nn.Module, clips: list[torch.Tensor], cond: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+    """Logits (B, heads) of several batches of clips in ONE discriminator call (DDP wants one forward per backward)."""
+    k = len(clips)
+    timestep, states, mask, pooled, fps = cond
+    logits = disc(torch.cat(clips), timestep.repeat(k), states.repeat(k, 1, 1), mask.repeat(k, 1), pooled.repeat(k, 1),
+                  fps.repeat(k))
+    return list(logits.chunk(k))
+
+
 def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, resume: bool = False,
             argv: list[str] | None = None) -> Path:
     """Train a student from ``teacher_dir``; returns the student model folder."""
@@ -88,11 +99,11 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
     model_cfg = teacher_pipe.config
     acc = start_run(out, cfg.mixed_precision, cfg.seed, {**to_dict(cfg), "teacher": str(teacher_dir)}, argv, "distill")
 
-    teacher = teacher_pipe.denoiser.eval().requires_grad_(False)
-    vae = teacher_pipe.vae.eval().requires_grad_(False)
+    teacher = teacher_pipe.denoiser.eval().requires_grad_(False).to(acc.device)
+    vae = teacher_pipe.vae.eval().requires_grad_(False).to(acc.device)
     student = copy.deepcopy(teacher).train().requires_grad_(True)
-    disc = Discriminator(teacher, temporal_heads=cfg.temporal_heads)
-    heads = torch.nn.ModuleDict({n: m for n, m in disc.named_children() if n != "teacher"})
+    disc = Discriminator(teacher, temporal_heads=cfg.temporal_heads).to(acc.device)
+    heads = torch.nn.ModuleDict({n: m for n, m in disc.named_children() if n != "teacher"})  # shares disc's modules
     text = TextCache(teacher_pipe.text_encoder)
     data = make_dataset(cfg.data, "train", num_frames=model_cfg.num_frames, size=model_cfg.height, seed=cfg.seed,
                         length=_DATA_LENGTH)
@@ -112,14 +123,16 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
         ema.shadow_params = [emas["student"][n].clone() for n in names]
         ema.optimization_step = int(state.get("ema_step", start))
         logger.info("resumed distillation from %s (step %d)", ckpt, start)
-    student, opt_s, heads, opt_d = acc.prepare(student, opt_s, heads, opt_d)
+    # The whole discriminator is prepared (not just the heads) so that, under DDP, the calls below
+    # go through the wrapper and the heads' gradients are synchronised; the frozen encoder is skipped.
+    student, opt_s, disc, opt_d = acc.prepare(student, opt_s, disc, opt_d)
 
     def teacher_target(x: torch.Tensor, sigma: float, states, mask, pooled, fps) -> torch.Tensor:
         """The guided teacher's clean sample from ``x`` at ``sigma`` (Euler on the teacher's own shifted schedule)."""
         start_u = unshift_sigma(sigma, shift)
         n = max(1, round(cfg.teacher_steps * start_u))
         levels = shift_sigmas(torch.linspace(start_u, 0.0, n + 1), shift)
-        n_states, n_pooled, n_mask = text([""] * x.shape[0])
+        n_states, n_pooled, n_mask = (t.to(x.device) for t in text([""] * x.shape[0]))
         both_states, both_pooled = torch.cat([states, n_states]), torch.cat([pooled, n_pooled])
         both_mask = torch.cat([mask, n_mask])
 
@@ -143,32 +156,37 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
         fps = torch.full((b,), float(model_cfg.fps), device=acc.device)
         level = int(torch.randint(len(sigmas), (1,), generator=step_generator(cfg.seed, step, rank, _LEVEL)))
         sigma = sigmas[level]
-        noise = torch.randn(x0.shape, generator=step_generator(cfg.seed, step, rank, _NOISE))
-        x_t = add_noise(x0, noise, torch.full((b,), sigma))
-        t_student = torch.full((b,), sigma * TIMESTEP_SCALE)
+        noise = torch.randn(x0.shape, generator=step_generator(cfg.seed, step, rank, _NOISE)).to(x0)
+        sigma_b = torch.full((b,), sigma, device=acc.device)
+        x_t = add_noise(x0, noise, sigma_b)
+        t_student = sigma_b * TIMESTEP_SCALE
         with torch.no_grad():
             target = teacher_target(x_t, sigma, states, mask, pooled, fps) if cfg.recon_weight > 0 else None
         v = student(x_t, t_student, states, encoder_attention_mask=mask, pooled_text=pooled, fps=fps)
-        x0_s = predict_x0(x_t, v, torch.full((b,), sigma))
+        x0_s = predict_x0(x_t, v, sigma_b)
 
         # Discriminator inputs, re-noised to a sampled level (LADD).
-        t_d = sample_times(b, step_generator(cfg.seed, step, rank, _RENOISE), cfg.renoise_mean, cfg.renoise_std)
-        eps_real = torch.randn(x0.shape, generator=step_generator(cfg.seed, step, rank, _R1))
-        eps_fake = torch.randn(x0.shape, generator=step_generator(cfg.seed, step, rank, _FAKE))
+        t_d = sample_times(b, step_generator(cfg.seed, step, rank, _RENOISE), cfg.renoise_mean,
+                           cfg.renoise_std).to(acc.device)
+        eps_real = torch.randn(x0.shape, generator=step_generator(cfg.seed, step, rank, _R1)).to(x0)
+        eps_fake = torch.randn(x0.shape, generator=step_generator(cfg.seed, step, rank, _FAKE)).to(x0)
         real = add_noise(x0, eps_real, t_d)
         logs: dict[str, float] = {"student_sigma": sigma}
 
+        cond = (t_d * TIMESTEP_SCALE, states, mask, pooled, fps)
         loss_d = torch.zeros(())
         if cfg.adv_weight > 0:
-            heads.train()
-            d_real = disc(real, t_d * TIMESTEP_SCALE, states, mask, pooled)
-            d_fake = disc(add_noise(x0_s.detach(), eps_fake, t_d), t_d * TIMESTEP_SCALE, states, mask, pooled)
-            loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+            disc.train()
+            batches_d = [real, add_noise(x0_s.detach(), eps_fake, t_d)]
             if cfg.r1_weight > 0:
+                jitter = torch.randn(real.shape, generator=step_generator(cfg.seed, step, rank, _R1 + 100)).to(real)
+                batches_d.append(real + cfg.r1_sigma * jitter)
+            d_real, d_fake, *d_jit = _scores(disc, batches_d, cond)
+            # Hinge loss per head (LADD), averaged over heads and clips.
+            loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+            if d_jit:
                 # Approximate R1 (LADD): penalise the logit's change under a small input perturbation.
-                jitter = cfg.r1_sigma * torch.randn(real.shape, generator=step_generator(cfg.seed, step, rank, _R1 + 100))
-                d_jit = disc(real + jitter, t_d * TIMESTEP_SCALE, states, mask, pooled)
-                loss_d = loss_d + cfg.r1_weight * ((d_jit - d_real) ** 2).mean() / cfg.r1_sigma**2
+                loss_d = loss_d + cfg.r1_weight * ((d_jit[0] - d_real) ** 2).mean() / cfg.r1_sigma**2
             if not torch.isfinite(loss_d):
                 raise MobilevidError(f"distill: discriminator loss is {loss_d.item()} at step {step}; stopping")
             opt_d.zero_grad(set_to_none=True)
@@ -179,8 +197,8 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
 
         loss_g = torch.zeros(())
         if cfg.adv_weight > 0:
-            heads.eval()
-            adv = -disc(add_noise(x0_s, eps_fake, t_d), t_d * TIMESTEP_SCALE, states, mask, pooled).mean()
+            disc.eval()
+            adv = -_scores(disc, [add_noise(x0_s, eps_fake, t_d)], cond)[0].mean()
             loss_g = loss_g + cfg.adv_weight * adv
             logs["loss_adv"] = float(adv.detach())
         if target is not None:

@@ -43,6 +43,14 @@ _TEXT_ENCODER_QUANTIZE = {"w8a8": "int8"}
 
 
 
+
+def _sampler_rule(student: bool) -> dict[str, str]:
+    """How the app steps between levels: a distilled student re-noises its clean estimate (ADD), a teacher takes Euler steps."""
+    if student:
+        return {"type": "x0_renoise",
+                "update": "x0 = x - sigmas[i] * velocity; x = (1 - sigmas[i+1]) * x0 + sigmas[i+1] * fresh_noise"}
+    return {"type": "flow_match_euler", "update": "x = x + (sigmas[i+1] - sigmas[i]) * velocity"}
+
 def _component_quantize(name: str, target: str, quantize: str) -> str:
     if name == "text_encoder" and target in ("onnx", "executorch") and quantize in _TEXT_ENCODER_QUANTIZE:
         return _TEXT_ENCODER_QUANTIZE[quantize] if target == "onnx" else "none"
@@ -155,10 +163,9 @@ def export_bundle(pipe, model_dir: Path | None, target: str, quantize: str = "no
             "latent": {"channels": pipe.vae.config.latent_channels, "height": cfg.denoiser.latent_height,
                        "width": cfg.denoiser.latent_width, "scaling_factor": pipe.vae.config.scaling_factor,
                        "shift_factor": pipe.vae.config.shift_factor},
-            "sampler": {"type": "flow_match_euler", "steps": len(sigmas) - 1, "sigmas": sigmas,
+            "sampler": {**_sampler_rule(pipe.samples_as_student()), "steps": len(sigmas) - 1, "sigmas": sigmas,
                         "timesteps": [s * TIMESTEP_SCALE for s in sigmas[:-1]], "guidance_scale": guidance,
-                        "noise": "standard normal, shape of the denoiser's sample input",
-                        "update": "x = x + (sigmas[i+1] - sigmas[i]) * velocity"},
+                        "noise": "standard normal, shape of the denoiser's sample input"},
             "tokenizer": {"type": "wordpiece", "files": [f"tokenizer/{f}" for f in copied],
                           "max_length": pipe.text_encoder.max_length, "lowercase": bool(getattr(tok, "do_lower_case", True)),
                           "pad_id": tok.pad_token_id, "cls_id": tok.cls_token_id, "sep_id": tok.sep_token_id,

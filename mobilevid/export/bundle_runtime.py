@@ -83,14 +83,19 @@ class BundlePipeline:
         videos = []
         for i, p in enumerate(prompts):
             cond = self._encode(p)
-            x = torch.randn(*shape, generator=torch.Generator().manual_seed(seed + i))[None]
+            gen = torch.Generator().manual_seed(seed + i)
+            x = torch.randn(*shape, generator=gen)[None]
             for k in range(len(sigmas) - 1):
                 t = torch.tensor([sigmas[k] * 1000.0])
                 v = self.runners["denoiser"]([x, t, *cond])[0]
                 if null is not None:
                     v_null = self.runners["denoiser"]([x, t, *null])[0]
                     v = v_null + guidance * (v - v_null)
-                x = x + (sigmas[k + 1] - sigmas[k]) * v
+                if sampler["type"] == "x0_renoise":  # a distilled student (see mobilevid.sampling.sample_x0_renoise)
+                    x0 = x - sigmas[k] * v
+                    x = (1 - sigmas[k + 1]) * x0 + sigmas[k + 1] * torch.randn(*shape, generator=gen)[None]
+                else:
+                    x = x + (sigmas[k + 1] - sigmas[k]) * v
             video = self.runners["vae_decoder"]([x.contiguous()])[0]
             videos.append(((video + 1) / 2).clamp(0, 1)[0])
         steps = len(sigmas) - 1

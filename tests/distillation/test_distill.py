@@ -31,7 +31,7 @@ def test_heads_get_gradients_and_teacher_encoder_does_not_change():
     opt = torch.optim.AdamW(disc.heads_parameters(), lr=1e-2)
     x = torch.randn(2, 4, 4, 16, 16, requires_grad=True)
     logits = disc(x, torch.tensor([300.0, 700.0]), torch.randn(2, 8, 384), torch.ones(2, 8), torch.randn(2, 384))
-    assert logits.shape == (2,)
+    assert logits.shape == (2, 8)  # one logit per head: 4 levels (3 down + mid) x spatial and temporal
     logits.sum().backward()
     heads = [p for p in disc.heads_parameters()]
     assert all(p.grad is not None for p in heads) and sum(float(p.grad.abs().sum()) for p in heads) > 0

@@ -102,3 +102,33 @@ def test_bad_export_requests_are_one_line_errors(args, message, tmp_path, capsys
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_student_bundle_samples_like_the_student(onnx_bundle, default_pipe, tmp_path):
+    # A distilled student re-noises its clean estimate between levels (sampler type x0_renoise):
+    # the export records that rule and the bundle runtime follows it to the student's PyTorch video.
+    import copy
+    import shutil
+
+    from mobilevid.artifacts import write_json
+    from mobilevid.export.bundle_runtime import BundlePipeline
+    from mobilevid.pipeline import Pipeline
+
+    p = default_pipe
+    cfg = copy.deepcopy(p.config)
+    cfg.sampling.guidance = 1.0  # as distill writes it: guidance is baked into a student
+    student = Pipeline(cfg, p.denoiser, p.vae, p.text_encoder, p.scheduler, fixed_sigmas=[1.0, 0.5])
+    m = export_bundle(student, None, "onnx", "none", output=tmp_path / "decoder_only", components=("vae_decoder",),
+                      progress=False)
+    assert m["sampler"]["type"] == "x0_renoise" and m["sampler"]["sigmas"] == [1.0, 0.5, 0.0]
+    assert m["sampler"]["guidance_scale"] == 1.0
+
+    bundle = tmp_path / "student"
+    shutil.copytree(onnx_bundle, bundle)  # the same ONNX files; only the sampler differs
+    manifest = read_manifest(bundle)
+    manifest["sampler"] = m["sampler"]
+    write_json(bundle / "manifest.json", manifest)
+    prompt = "a blue square moving up"
+    want = student(prompt, seed=5).frames
+    assert psnr(want, BundlePipeline(bundle)(prompt, seed=5).frames) >= 30.0
+    assert psnr(want, default_pipe(prompt, seed=5, num_inference_steps=2, guidance_scale=1.0).frames) < 30.0
