@@ -18,6 +18,7 @@ import torch
 from mobilevid.errors import MobilevidError
 from mobilevid.export.manifest import read_manifest
 from mobilevid.pipeline import PipelineOutput
+from mobilevid.sampling import sample_flow_euler, sample_x0_renoise
 
 RUNTIMES = {"onnx": "onnxruntime", "executorch": "executorch"}
 
@@ -85,17 +86,20 @@ class BundlePipeline:
             cond = self._encode(p)
             gen = torch.Generator().manual_seed(seed + i)
             x = torch.randn(*shape, generator=gen)[None]
-            for k in range(len(sigmas) - 1):
-                t = torch.tensor([sigmas[k] * 1000.0])
+
+            def velocity(x: torch.Tensor, t: torch.Tensor, cond: list[torch.Tensor] = cond) -> torch.Tensor:
                 v = self.runners["denoiser"]([x, t, *cond])[0]
-                if null is not None:
-                    v_null = self.runners["denoiser"]([x, t, *null])[0]
-                    v = v_null + guidance * (v - v_null)
-                if sampler["type"] == "x0_renoise":  # a distilled student (see mobilevid.sampling.sample_x0_renoise)
-                    x0 = x - sigmas[k] * v
-                    x = (1 - sigmas[k + 1]) * x0 + sigmas[k + 1] * torch.randn(*shape, generator=gen)[None]
-                else:
-                    x = x + (sigmas[k + 1] - sigmas[k]) * v
+                if null is None:
+                    return v
+                v_null = self.runners["denoiser"]([x, t, *null])[0]
+                return v_null + guidance * (v - v_null)
+
+            # The same samplers as the PyTorch pipeline; a distilled student re-noises (sampler type x0_renoise).
+            levels = torch.tensor(sigmas)
+            if sampler["type"] == "x0_renoise":
+                x = sample_x0_renoise(velocity, x, levels, [gen])
+            else:
+                x = sample_flow_euler(velocity, x, levels)
             video = self.runners["vae_decoder"]([x.contiguous()])[0]
             videos.append(((video + 1) / 2).clamp(0, 1)[0])
         steps = len(sigmas) - 1
