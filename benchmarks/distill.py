@@ -1,6 +1,7 @@
 """What distillation buys: teacher at 50 and 25 guided steps, teacher at 4 steps, 4-step student, in one run.
 
-    python benchmarks/distill.py --teacher DIR --student DIR [--suites shapes digits] [--prompts 64] [--quick]
+    python benchmarks/distill.py --teacher DIR --student [LABEL=]DIR[,...] [--suites shapes digits] [--prompts 64]
+    python benchmarks/distill.py --teacher-steps --student full=A,no-adv=B,...   # ablations: students only
 
 Same held-out prompts and seeds for every row. Reports seconds per video, model evaluations
 per video and the eval-suite metrics, and the speed-up of the 4-step student over the
@@ -16,27 +17,35 @@ from mobilevid.pipeline import Pipeline
 
 def main() -> None:
     parser = benchmark_parser(__doc__.splitlines()[0])
-    parser.add_argument("--teacher", required=True)
-    parser.add_argument("--student", required=True, help="a student folder, or several (ablations) separated by commas")
+    parser.add_argument("--teacher", default="teacher", help="teacher model folder or built-in name (default: teacher)")
+    parser.add_argument("--teacher-steps", type=int, nargs="*", default=[50, 25, 4],
+                        help="guided teacher runs to include (default 50 25 4; none = students only)")
+    parser.add_argument("--student", required=True,
+                        help="a student folder, or several (ablations) separated by commas, each optionally LABEL=DIR")
     parser.add_argument("--suites", nargs="+", default=["shapes", "digits"])
     parser.add_argument("--prompts", type=int, default=64)
     args = parser.parse_args()
     prompts = 8 if args.quick else args.prompts
-    teacher = Pipeline.from_pretrained(args.teacher)
-    runs = [("teacher 50 steps + CFG", teacher, 50), ("teacher 25 steps + CFG", teacher, 25),
-            ("teacher 4 steps + CFG (no distillation)", teacher, 4)]
-    for path in args.student.split(","):
-        runs.append((f"student {path}", Pipeline.from_pretrained(path), None))
+    runs = []
+    if args.teacher_steps:
+        teacher = Pipeline.from_pretrained(args.teacher)
+        for steps in args.teacher_steps:
+            runs.append((f"teacher {steps} steps + CFG" + (" (no distillation)" if steps <= 8 else ""), teacher, steps))
+    for entry in args.student.split(","):
+        label, _, path = entry.rpartition("=")
+        runs.append((f"student {label or path}", Pipeline.from_pretrained(path), None))
     rows = []
     for suite in args.suites:
         for name, pipe, steps in runs:
             metrics = evaluate_model(pipe, suite, prompts, steps=steps, seed=0, progress=False)
             rows.append({"suite": suite, "run": name, **metrics})
             print(f"{suite}: {name}: {metrics}", flush=True)
-    base = {r["suite"]: r["seconds_per_video"] for r in rows if r["run"].startswith("teacher 50")}
-    for r in rows:
-        r["speed-up vs teacher 50"] = base[r["suite"]] / r["seconds_per_video"]
-    columns = ["suite", "run", "model_evaluations_per_video", "seconds_per_video", "speed-up vs teacher 50"]
+    columns = ["suite", "run", "model_evaluations_per_video", "seconds_per_video"]
+    base = {r["suite"]: r["seconds_per_video"] for r in rows if r["run"].startswith("teacher 50 ")}
+    if base:
+        for r in rows:
+            r["speed-up vs teacher 50"] = base[r["suite"]] / r["seconds_per_video"]
+        columns.append("speed-up vs teacher 50")
     columns += [k for k in rows[0] if k.endswith("accuracy")] + ["temporal_flickering", "fd_effnet"]
     for suite in args.suites:
         extra = [k for r in rows if r["suite"] == suite for k in r if k.endswith("accuracy") and k not in columns]

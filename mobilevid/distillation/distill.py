@@ -160,8 +160,9 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
         sigma_b = torch.full((b,), sigma, device=acc.device)
         x_t = add_noise(x0, noise, sigma_b)
         t_student = sigma_b * TIMESTEP_SCALE
-        with torch.no_grad():
-            target = teacher_target(x_t, sigma, states, mask, pooled, fps) if cfg.recon_weight > 0 else None
+        with torch.no_grad(), acc.autocast():
+            # The frozen teacher is not prepared by accelerate, so it runs under the run's autocast here.
+            target = teacher_target(x_t, sigma, states, mask, pooled, fps).float() if cfg.recon_weight > 0 else None
         v = student(x_t, t_student, states, encoder_attention_mask=mask, pooled_text=pooled, fps=fps)
         x0_s = predict_x0(x_t, v, sigma_b)
 
@@ -217,7 +218,7 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.steps:
             acc.log({f"distill/{k}": v for k, v in logs.items()}, step=done)
-        bar.set_postfix(g=f"{logs['loss_student']:.4f}", d=f"{float(loss_d):.3f}")
+        bar.set_postfix(g=f"{logs['loss_student']:.4f}", d=f"{float(loss_d.detach()):.3f}")
         bar.update(1)
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
             acc.wait_for_everyone()
