@@ -14,7 +14,8 @@ from mobilevid.pipeline import Pipeline
 
 def main() -> None:
     parser = benchmark_parser(__doc__.splitlines()[0])
-    parser.add_argument("--model", default=None, help="model folder (default: the built-in model)")
+    parser.add_argument("--model", default="teacher",
+                        help="model folder or built-in name (default: teacher; benchmarks/distill.py times the student)")
     args = parser.parse_args()
     pipe = Pipeline.from_pretrained(args.model)
     prompt = "a red circle moving right"

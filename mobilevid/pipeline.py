@@ -28,6 +28,9 @@ from mobilevid.models.video_unet import VideoUNet
 from mobilevid.sampling import sample_flow_euler, sample_x0_renoise, schedule_sigmas
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
+# Models that ship inside the package, by name: the 4-step distilled student is the default,
+# and the teacher it was distilled from stays available as "teacher".
+BUILTIN_MODELS = {"default": DEFAULT_MODEL_DIR, "teacher": Path(__file__).resolve().parent / "default_teacher"}
 
 
 @dataclass
@@ -38,14 +41,16 @@ class PipelineOutput:
 
 
 def resolve_model_dir(path: str | Path | None) -> Path:
-    """``None`` -> the built-in default model; otherwise a folder that must exist."""
-    if path is None:
-        if not (DEFAULT_MODEL_DIR / "model_index.json").is_file():
-            raise MobilevidError("the built-in default model is not installed; pass --model DIR")
-        return DEFAULT_MODEL_DIR
-    path = Path(path)
+    """``None`` -> the built-in default model; a built-in name ("default", "teacher"); otherwise a folder."""
+    name = "default" if path is None else str(path)
+    if name in BUILTIN_MODELS and not Path(name).exists():
+        builtin = BUILTIN_MODELS[name]
+        if not (builtin / "model_index.json").is_file():
+            raise MobilevidError(f"the built-in model '{name}' is not installed; pass --model DIR")
+        return builtin
+    path = Path(name)
     if not path.is_dir():
-        raise MobilevidError(f"model folder not found: {path}")
+        raise MobilevidError(f"model folder not found: {path} (built-in models: {', '.join(BUILTIN_MODELS)})")
     if not (path / "model_index.json").is_file():
         raise MobilevidError(f"{path} is not a model folder (no model_index.json)")
     return path
@@ -72,8 +77,11 @@ class Pipeline:
         config = from_dict(ModelConfig, read_json(path / "model_index.json"))
         denoiser = VideoUNet.from_pretrained(path / "denoiser")
         vae = VideoVAE.from_pretrained(path / "vae")
-        scheduler = FlowMatchEulerDiscreteScheduler.from_pretrained(str(path / "scheduler"))
-        fixed = read_json(path / "scheduler" / "scheduler_config.json").get("sigmas")
+        sched_cfg = read_json(path / "scheduler" / "scheduler_config.json")
+        # A student's fixed levels are ours, not the scheduler's: keep diffusers from warning about them.
+        fixed = sched_cfg.pop("sigmas", None)
+        sched_cfg.pop("timesteps", None)
+        scheduler = FlowMatchEulerDiscreteScheduler.from_config(sched_cfg)
         return cls(config, denoiser, vae, TextEncoder(config.text_encoder, config.text_max_length), scheduler, fixed)
 
     @classmethod

@@ -1,19 +1,41 @@
-"""The built-in default model ships inside the package and is what generate/eval use without --model."""
+"""The built-in models ship inside the package: the 4-step student is the default, the teacher stays by name."""
+
+import json
+
+import pytest
 
 from mobilevid.cli.main import main
-from mobilevid.pipeline import DEFAULT_MODEL_DIR, Pipeline, resolve_model_dir
+from mobilevid.errors import MobilevidError
+from mobilevid.pipeline import BUILTIN_MODELS, DEFAULT_MODEL_DIR, Pipeline, resolve_model_dir
 
 
-def test_default_model_ships_small_and_loads():
-    assert resolve_model_dir(None) == DEFAULT_MODEL_DIR
-    size = sum(p.stat().st_size for p in DEFAULT_MODEL_DIR.rglob("*") if p.is_file())
+def test_builtin_models_ship_small_and_load():
+    assert resolve_model_dir(None) == DEFAULT_MODEL_DIR == resolve_model_dir("default")
+    assert resolve_model_dir("teacher") == BUILTIN_MODELS["teacher"]
+    size = sum(p.stat().st_size for d in BUILTIN_MODELS.values() for p in d.rglob("*") if p.is_file())
     assert size <= 40 * 2**20
-    pipe = Pipeline.from_pretrained()
-    assert pipe.config.preset == "tiny" and pipe.config.num_frames == 16
-    assert pipe.vae.config.scaling_factor != 1.0  # a trained VAE: latents were measured and scaled
+    for name in BUILTIN_MODELS:
+        pipe = Pipeline.from_pretrained(name)
+        assert pipe.config.preset == "tiny" and pipe.config.num_frames == 16
+        assert pipe.vae.config.scaling_factor != 1.0  # a trained VAE: latents were measured and scaled
 
 
-def test_generate_uses_the_default_model(tmp_path):
+def test_default_is_the_distilled_student_and_teacher_is_not():
+    student, teacher = Pipeline.from_pretrained(None), Pipeline.from_pretrained("teacher")
+    assert student.fixed_sigmas is not None and len(student.fixed_sigmas) == student.config.sampling.steps == 4
+    assert student.config.sampling.guidance == 1.0 and student.samples_as_student()
+    assert teacher.fixed_sigmas is None and teacher.config.sampling.guidance > 1.0
+    sched = json.loads((DEFAULT_MODEL_DIR / "scheduler" / "scheduler_config.json").read_text())
+    assert sched["sigmas"] == student.fixed_sigmas
+
+
+def test_unknown_model_name_is_a_one_line_error():
+    with pytest.raises(MobilevidError, match="built-in models: default, teacher"):
+        resolve_model_dir("teachr")
+
+
+def test_generate_uses_the_default_model(tmp_path, capsys):
     out = tmp_path / "demo.gif"
-    assert main(["generate", "a red circle moving right", "--steps", "1", "--frames", "4", "-o", str(out)]) == 0
+    assert main(["generate", "a red circle moving right", "--frames", "4", "-o", str(out)]) == 0
     assert out.stat().st_size > 0
+    assert "4 model evaluations each" in capsys.readouterr().out  # 4 student steps, no guidance

@@ -15,7 +15,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "flickering, FD-EffNet (a Frechet distance on EfficientNet-Lite0 features; not FID) and seconds "
         "per video. Prints a Markdown table.",
     )
-    p.add_argument("--model", metavar="DIR", help="model folder (default: the built-in model)")
+    p.add_argument("--model", metavar="DIR", help="model folder, or a built-in model: default (the 4-step student) or teacher (default: default)")
     p.add_argument("--suite", required=True, choices=["shapes", "digits", "photos"], help="which held-out suite")
     p.add_argument("--prompts", type=int, default=64, help="number of held-out prompts (default 64)")
     p.add_argument("--steps", type=int, help="sampling steps (default: the model's)")

@@ -17,7 +17,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "(ONNX Runtime, ExecuTorch XNNPACK); Core ML models are checked by spec on Linux. A failed gate exits "
         "non-zero and writes no bundle. Valid combinations: " + "; ".join(valid_combinations()) + ".",
     )
-    p.add_argument("--model", metavar="DIR", help="model folder (default: the built-in model)")
+    p.add_argument("--model", metavar="DIR", help="model folder, or a built-in model: default (the 4-step student) or teacher (default: default)")
     p.add_argument("--target", required=True, choices=["coreml", "executorch", "onnx"], help="export format")
     p.add_argument("--quantize", default="none", choices=["none", "int8", "int4", "palettize6", "palettize4", "w8a8"],
                    help="weight (and activation, w8a8) quantization (default none)")

@@ -10,13 +10,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "generate",
         help="generate videos from text prompts",
-        description="Generate one video per prompt with flow-matching Euler sampling and classifier-free "
-        "guidance. Uses the built-in default model unless --model is given; steps and guidance default "
-        "to the model's own (model_index.json). The output type follows the extension: .mp4 (H.264) or .gif. "
+        description="Generate one video per prompt. A teacher samples with flow-matching Euler steps and "
+        "classifier-free guidance; a distilled student at its own levels re-noises its clean estimate between "
+        "steps, without guidance. Uses the built-in default model (a 4-step student; --model teacher for its "
+        "teacher) unless --model is given; steps and guidance default to the model's own (model_index.json). "
+        "The output type follows the extension: .mp4 (H.264) or .gif. "
         "With several prompts, files are numbered: demo_0.mp4, demo_1.mp4, ...",
     )
     p.add_argument("prompts", nargs="+", metavar="PROMPT", help="text prompt(s)")
-    p.add_argument("--model", metavar="DIR", help="model folder (default: the built-in model)")
+    p.add_argument("--model", metavar="DIR", help="model folder, or a built-in model: default (the 4-step student) or teacher (default: default)")
     p.add_argument("--bundle", metavar="DIR", help="run an export bundle instead of a PyTorch model folder "
                    "(its own steps, guidance and frames, from manifest.json)")
     p.add_argument("--runtime", choices=["onnxruntime", "executorch"],
