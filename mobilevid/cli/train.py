@@ -54,5 +54,6 @@ def run(args: argparse.Namespace) -> int:
     if cfg.checkpoint_every < 1:
         raise MobilevidError(f"--checkpoint-every must be at least 1, got {cfg.checkpoint_every}")
     model_dir = train(cfg, args.output, resume=args.resume, argv=sys.argv)
-    print(f"model: {model_dir}" if "denoiser" in cfg.stages else f"VAE: {model_dir.parent / 'vae'}")
+    wrote_model = "denoiser" in cfg.stages or cfg.init_from is not None
+    print(f"model: {model_dir}" if wrote_model else f"VAE: {model_dir.parent / 'vae'}")
     return 0

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 from diffusers import AutoencoderKL
+from diffusers.models.autoencoders.vae import Decoder
 from torch import nn
 
 from mobilevid.artifacts import load_module_weights, read_json, write_artifact
@@ -35,6 +36,10 @@ class VAEConfig:
     scaling_factor: float = 1.0  # latents are multiplied by this before diffusion (set after VAE training)
     shift_factor: float = 0.0
     video_decoder: bool = True  # add identity-initialised temporal convs to the decoder (VideoVAE)
+    # A lighter decoder than the encoder, e.g. (16, 32, 64): only the decoder runs on the phone
+    # (SnapGen-V's and TAESD's point), and it costs as much as several denoiser steps. None mirrors
+    # the encoder. Same number of levels, so the same latent size.
+    decoder_block_out_channels: tuple[int, ...] | None = None
 
     @property
     def downsample(self) -> int:
@@ -75,6 +80,19 @@ class VideoVAE(nn.Module):
             latent_channels=config.latent_channels,
             norm_num_groups=config.norm_num_groups,
         )
+        if config.decoder_block_out_channels is not None:
+            if len(config.decoder_block_out_channels) != n:
+                raise MobilevidError(
+                    f"decoder_block_out_channels needs {n} levels like the encoder, got {config.decoder_block_out_channels}"
+                )
+            self.vae.decoder = Decoder(
+                in_channels=config.latent_channels,
+                out_channels=config.in_channels,
+                up_block_types=("UpDecoderBlock2D",) * n,
+                block_out_channels=config.decoder_block_out_channels,
+                layers_per_block=config.layers_per_block,
+                norm_num_groups=config.norm_num_groups,
+            )
         decoder = self.vae.decoder
         self.temporal = (
             nn.ModuleList(

@@ -12,6 +12,7 @@ runs data-parallel on several GPUs or CPU processes (gloo). Output folder::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -19,15 +20,17 @@ import torch
 from accelerate import Accelerator
 from diffusers import FlowMatchEulerDiscreteScheduler
 
-from mobilevid.artifacts import write_json
-from mobilevid.config import to_dict
+from mobilevid.artifacts import load_tensors, read_json, write_json
+from mobilevid.config import from_dict, to_dict
 from mobilevid.data import make_dataset
 from mobilevid.errors import MobilevidError
+from mobilevid.models.arch_spec import load_arch, parse_arch
 from mobilevid.models.presets import ModelConfig, SamplingConfig, get_preset
 from mobilevid.models.rectified_flow import TIMESTEP_SCALE, add_noise, flow_loss, sample_times
 from mobilevid.models.text_encoder import TextEncoder
 from mobilevid.models.vae import VideoVAE
 from mobilevid.models.video_unet import VideoUNet
+from mobilevid.pipeline import resolve_model_dir
 from mobilevid.training.batches import StepBatches, step_generator
 from mobilevid.training.loop import LoopSettings, run_loop
 from mobilevid.training.run_setup import start_run
@@ -42,7 +45,14 @@ _DATA_LENGTH = 10_000_000  # procedural clips are rendered on demand; the length
 
 
 def _model_config(cfg: TrainConfig) -> ModelConfig:
-    model_cfg = get_preset(cfg.preset)
+    if cfg.init_from is not None:
+        # Fine-tuning: the starting model's architecture, not the preset's.
+        model_cfg = from_dict(ModelConfig, read_json(resolve_model_dir(cfg.init_from) / "model_index.json"))
+    else:
+        model_cfg = get_preset(cfg.preset)
+    if cfg.arch is not None:
+        parse_arch(cfg.arch, model_cfg.denoiser)  # one-line error on a bad spec before any work starts
+        model_cfg.denoiser.arch = load_arch(cfg.arch) if isinstance(cfg.arch, str) else dict(cfg.arch)
     if cfg.num_frames is not None:
         if cfg.num_frames < 1:
             raise MobilevidError(f"num_frames must be at least 1, got {cfg.num_frames}")
@@ -113,6 +123,8 @@ def _vae_decoder_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfi
         logger.info("VAE decoder stage already finished: %s", out / "vae")
         return VideoVAE.from_pretrained(out / "vae")
     s = cfg.vae_decoder
+    if s.block_out_channels is not None:
+        vae = _with_new_decoder(vae, tuple(s.block_out_channels), cfg.seed + 3)
     vae.train().requires_grad_(True)
     vae.vae.encoder.requires_grad_(False)
     if vae.vae.quant_conv is not None:
@@ -144,11 +156,51 @@ def _vae_decoder_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfi
     return vae
 
 
+def _with_new_decoder(vae: VideoVAE, channels: tuple[int, ...], seed: int) -> VideoVAE:
+    """A copy of ``vae`` whose decoder (and its temporal convs) is new, with ``channels``; the encoder is kept."""
+    torch.manual_seed(seed)
+    light = VideoVAE(dataclasses.replace(vae.config, decoder_block_out_channels=channels))
+    own = light.state_dict()
+    keep = {k: v for k, v in vae.state_dict().items()
+            if not k.startswith(("vae.decoder.", "temporal.")) and k in own and own[k].shape == v.shape}
+    light.load_state_dict({**own, **keep})
+    logger.info("new decoder %s: %.2fM parameters (was %.2fM)", channels,
+                sum(p.numel() for p in light.vae.decoder.parameters()) / 1e6,
+                sum(p.numel() for p in vae.vae.decoder.parameters()) / 1e6)
+    return light
+
+
+def load_starting_weights(denoiser: VideoUNet, path: Path) -> None:
+    """Load a trained denoiser into ``denoiser``, whose arch may hold more temporal layers.
+
+    Every saved tensor must fit (name and shape); tensors the file lacks may only belong to
+    temporal layers, which start as identity, so the model starts as the trained one
+    (the inflation argument of AnimateDiff / SnapGen-V applied to added layers).
+    """
+    tensors = load_tensors(path)
+    own = denoiser.state_dict()
+    extra = [k for k in tensors if k not in own]
+    if extra:
+        raise MobilevidError(f"{path}: tensor '{extra[0]}' has no place in this architecture ({len(extra)} in all)")
+    for key, value in tensors.items():
+        if tuple(value.shape) != tuple(own[key].shape):
+            raise MobilevidError(f"{path}: tensor '{key}' has shape {tuple(value.shape)}, "
+                                 f"this architecture expects {tuple(own[key].shape)}")
+    new = [k for k in own if k not in tensors]
+    outside = [k for k in new if not k.startswith("temporal.")]
+    if outside:
+        raise MobilevidError(f"{path}: lacks tensor '{outside[0]}', which is not part of a temporal layer")
+    denoiser.load_state_dict({**own, **tensors})
+    logger.info("started from %s (%d tensors; %d new in added temporal layers)", path, len(tensors), len(new))
+
+
 def _denoiser_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, vae: VideoVAE, out: Path,
                     resume: bool) -> None:
     s = cfg.denoiser
     torch.manual_seed(cfg.seed + 1)
     denoiser = VideoUNet(model_cfg.denoiser)
+    if cfg.init_from is not None:
+        load_starting_weights(denoiser, resolve_model_dir(cfg.init_from) / "denoiser" / "model.safetensors")
     vae = vae.eval().requires_grad_(False).to(acc.device)
     text = TextCache(TextEncoder(model_cfg.text_encoder, model_cfg.text_max_length))
     data = make_dataset(cfg.data, "train", num_frames=model_cfg.num_frames, size=model_cfg.height, seed=cfg.seed,
@@ -207,11 +259,16 @@ def train(cfg: TrainConfig, output: str | Path, resume: bool = False, argv: list
     if out.exists() and any(out.iterdir()) and not resume:
         raise MobilevidError(f"output folder {out} is not empty: pass --resume to continue it, or choose another")
     model_cfg = _model_config(cfg)
+    if cfg.init_from is not None and "vae" in cfg.stages:
+        raise MobilevidError("init_from starts from a trained model, whose encoder is kept: drop 'vae' from stages "
+                             "(vae_decoder and denoiser can run)")
     if model_cfg.height != model_cfg.width:
         raise MobilevidError("built-in training data is square: use a preset with height == width")
     acc = start_run(out, cfg.mixed_precision, cfg.seed, to_dict(cfg), argv, "train")
     try:
-        if "vae" in cfg.stages:
+        if cfg.init_from is not None:
+            vae = VideoVAE.from_pretrained(resolve_model_dir(cfg.init_from) / "vae")
+        elif "vae" in cfg.stages:
             vae = _vae_stage(acc, cfg, model_cfg, out, resume)
         elif (out / "vae" / "config.json").is_file():
             vae = VideoVAE.from_pretrained(out / "vae")
@@ -223,6 +280,14 @@ def train(cfg: TrainConfig, output: str | Path, resume: bool = False, argv: list
             vae = _vae_decoder_stage(acc, cfg, model_cfg, vae, out, resume)
         if "denoiser" in cfg.stages:
             _denoiser_stage(acc, cfg, model_cfg, vae, out, resume)
+        elif cfg.init_from is not None and acc.is_main_process:
+            # A new decoder for a trained model: write that model with the new VAE.
+            from mobilevid.pipeline import Pipeline
+
+            pipe = Pipeline.from_pretrained(cfg.init_from)
+            pipe.vae = vae.cpu().eval()
+            pipe.save_pretrained(out / "model")
+            logger.info("wrote %s", out / "model")
     finally:
         acc.end_training()
     return out / "model"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 
 @dataclass
@@ -41,6 +41,9 @@ class VAEDecoderStageConfig:
     steps: int = 600
     batch_size: int = 8  # clips per step
     frames: int = 2  # frames per clip: >= 2 so the VideoVAE temporal convs train too
+    # Train a new, lighter decoder (e.g. [16, 32, 64]) from scratch against the frozen encoder
+    # instead of fine-tuning the current one; the latent space, so any trained denoiser, stays valid.
+    block_out_channels: list[int] | None = None
     lr: float = 1e-3
     mse_weight: float = 1.0
     object_weight: float = 10.0  # as in the VAE stage: weigh the small objects' pixels more
@@ -81,6 +84,12 @@ class TrainConfig:
     # SD3 timestep shift of the saved model's sampling schedule (scheduler_config.json); > 1 spends
     # more steps at high noise, where a video's layout and motion are decided.
     sample_shift: float = 1.0
+    # Fine-tune a trained model folder (or a built-in name: "teacher") instead of starting from
+    # scratch: its VAE is reused as is (only the denoiser stage runs) and its denoiser's weights
+    # load by name. Temporal layers that ``arch`` adds start as identity (zero-initialised outputs).
+    init_from: str | None = None
+    # An arch spec (JSON file or mapping, e.g. the search's output) replacing the preset's temporal layers.
+    arch: str | dict[str, Any] | None = None
     vae: VAEStageConfig = field(default_factory=VAEStageConfig)
     vae_decoder: VAEDecoderStageConfig = field(default_factory=VAEDecoderStageConfig)
     denoiser: DenoiserStageConfig = field(default_factory=DenoiserStageConfig)

@@ -35,3 +35,25 @@ def test_save_load(tmp_path):
     loaded = VideoVAE.from_pretrained(tmp_path / "vae")
     assert loaded.config.scaling_factor == 0.5
     assert all(torch.equal(a, b) for a, b in zip(vae.state_dict().values(), loaded.state_dict().values(), strict=True))
+
+
+def test_lighter_decoder_decodes_the_same_latents_with_fewer_channels():
+    full = VideoVAE(VAEConfig())
+    light = VideoVAE(VAEConfig(decoder_block_out_channels=(16, 32, 64)))
+    n = sum(p.numel() for p in light.vae.decoder.parameters())
+    assert n < sum(p.numel() for p in full.vae.decoder.parameters())
+    # The cost sits at full resolution, where the light decoder has half the channels.
+    assert light.vae.decoder.conv_out.in_channels == 16 < full.vae.decoder.conv_out.in_channels
+    assert light.vae.encoder.conv_in.out_channels == full.vae.encoder.conv_in.out_channels  # the encoder is unchanged
+    with torch.no_grad():
+        video = light.decode(torch.randn(1, 3, 4, 16, 16))
+    assert video.shape == (1, 3, 3, 64, 64)
+
+
+def test_decoder_levels_must_match_the_encoder():
+    import pytest
+
+    from mobilevid.errors import MobilevidError
+
+    with pytest.raises(MobilevidError, match="needs 3 levels"):
+        VideoVAE(VAEConfig(decoder_block_out_channels=(16, 32)))
