@@ -35,6 +35,7 @@ class VideoUNetConfig:
     mid_block_scale_factor: float = 1.0
     fps_conditioning: bool = True
     visual_condition: bool = True  # NUWA-XL-style known-frame latents + mask
+    frame_text_conditioning: bool = False  # per-frame text summary in the time embedding (conditioning.py)
     temporal_head_dim: int = 32
     max_3d_tokens: int = 64  # 3D attention only where a frame has at most this many tokens (low resolution)
     arch: dict[str, Any] = field(default_factory=lambda: {"slots": {}})

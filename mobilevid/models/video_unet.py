@@ -20,7 +20,7 @@ from mobilevid.artifacts import load_module_weights, read_json, write_artifact
 from mobilevid.config import from_dict, to_dict
 from mobilevid.errors import MobilevidError
 from mobilevid.models.arch_spec import parse_arch, slot_table
-from mobilevid.models.conditioning import FpsEmbedding, VisualCondition
+from mobilevid.models.conditioning import FpsEmbedding, FrameTextEmbedding, VisualCondition
 from mobilevid.models.layers import MASK_VALUE, zero_module
 from mobilevid.models.spatial_transformer import SpatialTransformer
 from mobilevid.models.temporal import TemporalContext, build_candidate
@@ -59,6 +59,9 @@ class VideoUNet(nn.Module):
         self.text_embedding = zero_module(nn.Linear(c.pooled_text_dim, temb))
         self.fps_embedding = FpsEmbedding(chans[0], temb) if c.fps_conditioning else None
         self.visual_condition = VisualCondition(c.in_channels, chans) if c.visual_condition else None
+        self.frame_text_embedding = (
+            FrameTextEmbedding(c.cross_attention_dim, temb) if c.frame_text_conditioning else None
+        )
 
         def resnet(cin: int, cout: int) -> ResnetBlock2D:
             return ResnetBlock2D(
@@ -209,6 +212,9 @@ class VideoUNet(nn.Module):
             clip_emb = clip_emb + self.fps_embedding(fps.reshape(b))
         if not isinstance(clip_emb, int):
             emb = (emb.reshape(b, f, -1) + clip_emb[:, None]).reshape(b * f, -1)
+        if self.frame_text_embedding is not None:
+            frame_emb = self.frame_text_embedding(encoder_hidden_states, encoder_attention_mask, f)
+            emb = (emb.reshape(b, f, -1) + frame_emb).reshape(b * f, -1)
 
         # Text tokens in the (N, D, 1, L) layout: one copy per clip for temporal layers, per frame for spatial ones.
         text_clip = encoder_hidden_states.transpose(1, 2).unsqueeze(2)
@@ -261,6 +267,8 @@ class VideoUNet(nn.Module):
     def spatial_parameters(self) -> list[nn.Parameter]:
         """Parameters of the image backbone (everything but temporal layers and new conditions)."""
         skip = {id(p) for p in self.temporal.parameters()}
+        if self.frame_text_embedding is not None:
+            skip |= {id(p) for p in self.frame_text_embedding.parameters()}
         return [p for p in self.parameters() if id(p) not in skip]
 
     def freeze_backbone(self) -> None:

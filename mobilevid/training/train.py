@@ -42,6 +42,8 @@ logger = logging.getLogger("mobilevid.train")
 _NOISE, _TIME, _DROP, _COND, _VAE = 1, 2, 3, 4, 5
 STAGES = ("vae", "vae_decoder", "denoiser")  # in the order they run
 _DATA_LENGTH = 10_000_000  # procedural clips are rendered on demand; the length only bounds indices
+# Modules with a zero-initialised output: a fine-tune may add them to a trained denoiser.
+_STARTS_AS_IDENTITY = ("temporal.", "frame_text_embedding.")
 
 
 def _model_config(cfg: TrainConfig) -> ModelConfig:
@@ -50,6 +52,8 @@ def _model_config(cfg: TrainConfig) -> ModelConfig:
         model_cfg = from_dict(ModelConfig, read_json(resolve_model_dir(cfg.init_from) / "model_index.json"))
     else:
         model_cfg = get_preset(cfg.preset)
+    if cfg.frame_text_conditioning is not None:
+        model_cfg.denoiser.frame_text_conditioning = cfg.frame_text_conditioning
     if cfg.arch is not None:
         parse_arch(cfg.arch, model_cfg.denoiser)  # one-line error on a bad spec before any work starts
         model_cfg.denoiser.arch = load_arch(cfg.arch) if isinstance(cfg.arch, str) else dict(cfg.arch)
@@ -174,7 +178,8 @@ def load_starting_weights(denoiser: VideoUNet, path: Path) -> None:
     """Load a trained denoiser into ``denoiser``, whose arch may hold more temporal layers.
 
     Every saved tensor must fit (name and shape); tensors the file lacks may only belong to
-    temporal layers, which start as identity, so the model starts as the trained one
+    modules that start as identity (temporal layers, the per-frame text embedding), so the
+    model starts as the trained one
     (the inflation argument of AnimateDiff / SnapGen-V applied to added layers).
     """
     tensors = load_tensors(path)
@@ -187,11 +192,13 @@ def load_starting_weights(denoiser: VideoUNet, path: Path) -> None:
             raise MobilevidError(f"{path}: tensor '{key}' has shape {tuple(value.shape)}, "
                                  f"this architecture expects {tuple(own[key].shape)}")
     new = [k for k in own if k not in tensors]
-    outside = [k for k in new if not k.startswith("temporal.")]
+    outside = [k for k in new if not k.startswith(_STARTS_AS_IDENTITY)]
     if outside:
-        raise MobilevidError(f"{path}: lacks tensor '{outside[0]}', which is not part of a temporal layer")
+        raise MobilevidError(f"{path}: lacks tensor '{outside[0]}', which is not part of a layer that starts "
+                             "as identity (temporal layers, frame_text_embedding)")
     denoiser.load_state_dict({**own, **tensors})
-    logger.info("started from %s (%d tensors; %d new in added temporal layers)", path, len(tensors), len(new))
+    logger.info("started from %s (%d tensors; %d new, in modules that start as identity)", path, len(tensors),
+                len(new))
 
 
 def _denoiser_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, vae: VideoVAE, out: Path,

@@ -90,6 +90,8 @@ class TrainConfig:
     init_from: str | None = None
     # An arch spec (JSON file or mapping, e.g. the search's output) replacing the preset's temporal layers.
     arch: str | dict[str, Any] | None = None
+    # Add the per-frame text embedding to the denoiser (None keeps the preset's / starting model's choice).
+    frame_text_conditioning: bool | None = None
     vae: VAEStageConfig = field(default_factory=VAEStageConfig)
     vae_decoder: VAEDecoderStageConfig = field(default_factory=VAEDecoderStageConfig)
     denoiser: DenoiserStageConfig = field(default_factory=DenoiserStageConfig)

@@ -36,6 +36,7 @@ def test_added_temporal_layers_start_as_identity(tiny_model_dir, tmp_path):
     base = VideoUNet.from_pretrained(trained / "denoiser").eval()
     cfg = VideoUNet.from_config_file(trained / "denoiser").config
     cfg.arch = _text_time_arch(cfg)
+    cfg.frame_text_conditioning = True
     grown = VideoUNet(cfg).eval()
     load_starting_weights(grown, trained / "denoiser" / "model.safetensors")
     x = torch.randn(1, 4, 4, 16, 16)
@@ -44,6 +45,7 @@ def test_added_temporal_layers_start_as_identity(tiny_model_dir, tmp_path):
     with torch.no_grad():
         assert torch.allclose(base(x, t, text), grown(x, t, text), atol=1e-5)
     assert len(grown.temporal["1"]) == len(base.temporal["1"]) + 1
+    assert grown.frame_text_embedding is not None and base.frame_text_embedding is None
 
 
 def test_starting_weights_must_fit(tiny_model_dir, tmp_path):
@@ -64,10 +66,12 @@ def test_finetune_with_added_layers_end_to_end(tiny_model_dir, tmp_path):
     arch_file.write_text(json.dumps(_text_time_arch(cfg)))
     out = tmp_path / "ft"
     assert main(["train", "--output", str(out), "--data", "shapes", "--stage", "denoiser", "--max-steps", "2",
-                 "--set", f"init_from={trained}", "--set", f"arch={arch_file}", "--set", "denoiser.batch_size=1",
+                 "--set", f"init_from={trained}", "--set", f"arch={arch_file}", "--set", "frame_text_conditioning=true",
+                 "--set", "denoiser.batch_size=1",
                  "--set", "denoiser.warmup_steps=1"]) == 0
     pipe = Pipeline.from_pretrained(out / "model")
     assert pipe.denoiser.config.arch["slots"]["1"][-1] == "temporal_cross_attention"
+    assert pipe.denoiser.config.frame_text_conditioning
     assert pipe.config.num_frames == 4  # the starting model's config, not the preset's 16 frames
     before = load_file(str(trained / "denoiser" / "model.safetensors"))
     after = load_file(str(out / "model" / "denoiser" / "model.safetensors"))

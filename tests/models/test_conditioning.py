@@ -1,0 +1,38 @@
+"""The per-frame text embedding: starts at zero, tells frames apart, ignores padding tokens."""
+
+import torch
+
+from mobilevid.models.conditioning import FrameTextEmbedding
+
+
+def _trained_like(module: torch.nn.Module) -> torch.nn.Module:
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(0.3 * torch.randn(p.shape, generator=gen))
+    return module
+
+
+def test_starts_at_zero():
+    emb = FrameTextEmbedding(text_dim=32, embed_dim=16)
+    out = emb(torch.randn(2, 7, 32), torch.ones(2, 7), num_frames=5)
+    assert out.shape == (2, 5, 16)
+    assert torch.equal(out, torch.zeros_like(out))
+
+
+def test_frames_differ_and_follow_the_text():
+    emb = _trained_like(FrameTextEmbedding(text_dim=32, embed_dim=16))
+    states = torch.randn(2, 7, 32)
+    out = emb(states, None, num_frames=5)
+    assert (out[:, 0] - out[:, 4]).abs().max() > 1e-3  # frame index matters
+    assert (out[0] - out[1]).abs().max() > 1e-3  # the prompt matters
+
+
+def test_padding_tokens_are_ignored():
+    emb = _trained_like(FrameTextEmbedding(text_dim=32, embed_dim=16))
+    states = torch.randn(1, 7, 32)
+    mask = torch.tensor([[1.0, 1, 1, 1, 0, 0, 0]])
+    changed = states.clone()
+    changed[:, 4:] = torch.randn(1, 3, 32)
+    assert torch.allclose(emb(states, mask, 4), emb(changed, mask, 4), atol=1e-6)
+    assert not torch.allclose(emb(states, None, 4), emb(changed, None, 4), atol=1e-6)
