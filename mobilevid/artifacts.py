@@ -101,6 +101,10 @@ def save_tensors(tensors: Mapping[str, torch.Tensor], path: str | Path, metadata
     """Save tensors as safetensors (contiguous, detached copies)."""
     clean = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     save_file(clean, str(path), metadata=metadata)
+    # safetensors writes 0600 files; model folders are shared (packages, bundles): use the umask as open() does.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:

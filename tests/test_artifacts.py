@@ -82,3 +82,18 @@ def test_shape_mismatch_is_one_line_error(tmp_path):
     with pytest.raises(MobilevidError, match=r"tensor 'w' has shape \(3, 2\), the config expects \(3, 4\)") as err:
         load_module_weights(module, tmp_path / "a" / "model.safetensors")
     assert "\n" not in str(err.value)
+
+
+def test_saved_weights_follow_the_umask(tmp_path):
+    import os
+
+    import torch
+
+    from mobilevid.artifacts import save_tensors
+
+    old = os.umask(0o022)
+    try:
+        save_tensors({"w": torch.zeros(2)}, tmp_path / "w.safetensors")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "w.safetensors").stat().st_mode & 0o777 == 0o644

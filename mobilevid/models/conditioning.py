@@ -22,6 +22,28 @@ class FpsEmbedding(nn.Module):
         return self.linear(self.proj(fps.float()))
 
 
+class PositionEmbedding(nn.Module):
+    """Where each latent pixel is: x and y in [-1, 1], projected and added to the first features (CoordConv).
+
+    Convolutions and the backbone's attention carry no absolute position, so the clean clip the
+    model must predict at high noise for "a circle moving right" (a blob that starts on the left
+    and ends on the right, as clips must to stay in frame) can only be drawn from zero-padding
+    cues. Liu et al. 2018 (CoordConv) add coordinate channels for this; DiT and U-ViT add
+    position embeddings. Zero-initialised: an existing model is unchanged until it trains.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.proj = zero_module(nn.Conv2d(2, channels, 1))
+
+    def forward(self, height: int, width: int, like: torch.Tensor) -> torch.Tensor:
+        """(1, channels, height, width) to add to every frame's features."""
+        ys = torch.linspace(-1.0, 1.0, height, device=like.device, dtype=like.dtype)
+        xs = torch.linspace(-1.0, 1.0, width, device=like.device, dtype=like.dtype)
+        grid = torch.stack([xs.reshape(1, width).expand(height, width), ys.reshape(height, 1).expand(height, width)])
+        return self.proj(grid.unsqueeze(0))
+
+
 class FrameTextEmbedding(nn.Module):
     """Each frame pools the prompt's tokens with its own query; the result joins that frame's time embedding.
 

@@ -36,6 +36,7 @@ class VideoUNetConfig:
     fps_conditioning: bool = True
     visual_condition: bool = True  # NUWA-XL-style known-frame latents + mask
     frame_text_conditioning: bool = False  # per-frame text summary in the time embedding (conditioning.py)
+    position_embedding: bool = False  # x, y coordinates added to the first features (CoordConv; conditioning.py)
     temporal_head_dim: int = 32
     max_3d_tokens: int = 64  # 3D attention only where a frame has at most this many tokens (low resolution)
     arch: dict[str, Any] = field(default_factory=lambda: {"slots": {}})

@@ -20,7 +20,7 @@ from mobilevid.artifacts import load_module_weights, read_json, write_artifact
 from mobilevid.config import from_dict, to_dict
 from mobilevid.errors import MobilevidError
 from mobilevid.models.arch_spec import parse_arch, slot_table
-from mobilevid.models.conditioning import FpsEmbedding, FrameTextEmbedding, VisualCondition
+from mobilevid.models.conditioning import FpsEmbedding, FrameTextEmbedding, PositionEmbedding, VisualCondition
 from mobilevid.models.layers import MASK_VALUE, zero_module
 from mobilevid.models.spatial_transformer import SpatialTransformer
 from mobilevid.models.temporal import TemporalContext, build_candidate
@@ -59,6 +59,7 @@ class VideoUNet(nn.Module):
         self.text_embedding = zero_module(nn.Linear(c.pooled_text_dim, temb))
         self.fps_embedding = FpsEmbedding(chans[0], temb) if c.fps_conditioning else None
         self.visual_condition = VisualCondition(c.in_channels, chans) if c.visual_condition else None
+        self.position_embedding = PositionEmbedding(chans[0]) if c.position_embedding else None
         self.frame_text_embedding = (
             FrameTextEmbedding(c.cross_attention_dim, temb) if c.frame_text_conditioning else None
         )
@@ -227,8 +228,11 @@ class VideoUNet(nn.Module):
             if cond_mask is None:
                 raise ValueError("cond_latents needs cond_mask (B, F)")
             visual = self.visual_condition(cond_latents.reshape(b * f, ch, h, w), cond_mask.reshape(b * f))
+        x = self.conv_in(sample.reshape(b * f, ch, h, w))
+        if self.position_embedding is not None:
+            x = x + self.position_embedding(h, w, x)
         return {
-            "x": self.conv_in(sample.reshape(b * f, ch, h, w)),
+            "x": x,
             "emb": emb,
             "text": text_clip.repeat_interleave(f, dim=0),
             "text_bias": bias_frames,
@@ -267,8 +271,9 @@ class VideoUNet(nn.Module):
     def spatial_parameters(self) -> list[nn.Parameter]:
         """Parameters of the image backbone (everything but temporal layers and new conditions)."""
         skip = {id(p) for p in self.temporal.parameters()}
-        if self.frame_text_embedding is not None:
-            skip |= {id(p) for p in self.frame_text_embedding.parameters()}
+        for extra in (self.frame_text_embedding, self.position_embedding):
+            if extra is not None:
+                skip |= {id(p) for p in extra.parameters()}
         return [p for p in self.parameters() if id(p) not in skip]
 
     def freeze_backbone(self) -> None:

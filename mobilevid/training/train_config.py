@@ -92,6 +92,8 @@ class TrainConfig:
     arch: str | dict[str, Any] | None = None
     # Add the per-frame text embedding to the denoiser (None keeps the preset's / starting model's choice).
     frame_text_conditioning: bool | None = None
+    # Add x, y coordinates to the denoiser's first features (None keeps the preset's / starting model's choice).
+    position_embedding: bool | None = None
     vae: VAEStageConfig = field(default_factory=VAEStageConfig)
     vae_decoder: VAEDecoderStageConfig = field(default_factory=VAEDecoderStageConfig)
     denoiser: DenoiserStageConfig = field(default_factory=DenoiserStageConfig)

@@ -36,3 +36,15 @@ def test_padding_tokens_are_ignored():
     changed[:, 4:] = torch.randn(1, 3, 32)
     assert torch.allclose(emb(states, mask, 4), emb(changed, mask, 4), atol=1e-6)
     assert not torch.allclose(emb(states, None, 4), emb(changed, None, 4), atol=1e-6)
+
+
+def test_position_embedding_starts_at_zero_and_varies_over_the_frame():
+    from mobilevid.models.conditioning import PositionEmbedding
+
+    pos = PositionEmbedding(8)
+    like = torch.zeros(1)
+    assert torch.equal(pos(4, 6, like), torch.zeros(1, 8, 4, 6))
+    _trained_like(pos)
+    out = pos(4, 6, like)
+    assert (out[..., 0, 0] - out[..., 0, 5]).abs().max() > 1e-3  # left vs right
+    assert (out[..., 0, 0] - out[..., 3, 0]).abs().max() > 1e-3  # top vs bottom

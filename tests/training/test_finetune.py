@@ -37,6 +37,7 @@ def test_added_temporal_layers_start_as_identity(tiny_model_dir, tmp_path):
     cfg = VideoUNet.from_config_file(trained / "denoiser").config
     cfg.arch = _text_time_arch(cfg)
     cfg.frame_text_conditioning = True
+    cfg.position_embedding = True
     grown = VideoUNet(cfg).eval()
     load_starting_weights(grown, trained / "denoiser" / "model.safetensors")
     x = torch.randn(1, 4, 4, 16, 16)
@@ -46,6 +47,7 @@ def test_added_temporal_layers_start_as_identity(tiny_model_dir, tmp_path):
         assert torch.allclose(base(x, t, text), grown(x, t, text), atol=1e-5)
     assert len(grown.temporal["1"]) == len(base.temporal["1"]) + 1
     assert grown.frame_text_embedding is not None and base.frame_text_embedding is None
+    assert grown.position_embedding is not None and base.position_embedding is None
 
 
 def test_starting_weights_must_fit(tiny_model_dir, tmp_path):
