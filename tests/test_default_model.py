@@ -39,3 +39,14 @@ def test_generate_uses_the_default_model(tmp_path, capsys):
     assert main(["generate", "a red circle moving right", "--frames", "4", "-o", str(out)]) == 0
     assert out.stat().st_size > 0
     assert "4 model evaluations each" in capsys.readouterr().out  # 4 student steps, no guidance
+
+
+def test_student_and_teacher_share_the_light_vae():
+    from safetensors.torch import load_file
+
+    student, teacher = (load_file(str(BUILTIN_MODELS[n] / "vae" / "model.safetensors")) for n in ("default", "teacher"))
+    assert student.keys() == teacher.keys() and all((student[k] == teacher[k]).all() for k in student)
+    vae = Pipeline.from_pretrained(None).vae
+    # recipes/light_decoder.yaml: a decoder lighter than the encoder (16 channels at full resolution, not 32)
+    assert vae.config.decoder_block_out_channels == (16, 32, 64)
+    assert vae.vae.decoder.conv_out.in_channels < vae.vae.encoder.conv_in.out_channels
