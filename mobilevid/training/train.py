@@ -180,9 +180,9 @@ def load_starting_weights(denoiser: VideoUNet, path: Path) -> None:
     """Load a trained denoiser into ``denoiser``, whose arch may hold more temporal layers.
 
     Every saved tensor must fit (name and shape); tensors the file lacks may only belong to
-    modules that start as identity (temporal layers, the per-frame text embedding), so the
-    model starts as the trained one
-    (the inflation argument of AnimateDiff / SnapGen-V applied to added layers).
+    modules that start as identity (temporal layers, the per-frame text and position
+    embeddings), so the model starts as the trained one (the inflation argument of
+    AnimateDiff / SnapGen-V applied to added layers).
     """
     tensors = load_tensors(path)
     own = denoiser.state_dict()
