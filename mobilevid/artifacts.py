@@ -120,19 +120,26 @@ def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def check_state_dict(
-    expected: Mapping[str, torch.Tensor], loaded: Mapping[str, torch.Tensor], source: str | Path
+    expected: Mapping[str, torch.Tensor],
+    loaded: Mapping[str, torch.Tensor],
+    source: str | Path,
+    allow_missing: tuple[str, ...] = (),
 ) -> None:
-    """Compare loaded tensors with the ones a config builds: missing, unexpected, shape mismatch."""
-    missing = [k for k in expected if k not in loaded]
+    """Compare loaded tensors with the ones a config builds: missing, unexpected, shape mismatch.
+
+    ``allow_missing``: name prefixes of tensors the file may lack (modules that start as identity).
+    """
+    missing = [k for k in expected if k not in loaded and not k.startswith(allow_missing)]
     if missing:
-        raise MobilevidError(f"{source}: missing tensor '{missing[0]}' ({len(missing)} missing in all)")
+        allowed = f" (only {', '.join(p.rstrip('.') for p in allow_missing)} may be missing)" if allow_missing else ""
+        raise MobilevidError(f"{source}: missing tensor '{missing[0]}' ({len(missing)} missing in all){allowed}")
     unexpected = [k for k in loaded if k not in expected]
     if unexpected:
         raise MobilevidError(
             f"{source}: unexpected tensor '{unexpected[0]}' ({len(unexpected)} in all) for this config"
         )
-    for key, want in expected.items():
-        got = loaded[key]
+    for key, got in loaded.items():
+        want = expected[key]
         if tuple(got.shape) != tuple(want.shape):
             raise MobilevidError(
                 f"{source}: tensor '{key}' has shape {tuple(got.shape)}, the config expects {tuple(want.shape)}"

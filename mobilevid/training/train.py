@@ -20,7 +20,7 @@ import torch
 from accelerate import Accelerator
 from diffusers import FlowMatchEulerDiscreteScheduler
 
-from mobilevid.artifacts import load_tensors, read_json, write_json
+from mobilevid.artifacts import check_state_dict, load_tensors, read_json, write_json
 from mobilevid.config import from_dict, to_dict
 from mobilevid.data import make_dataset
 from mobilevid.errors import MobilevidError
@@ -186,18 +186,8 @@ def load_starting_weights(denoiser: VideoUNet, path: Path) -> None:
     """
     tensors = load_tensors(path)
     own = denoiser.state_dict()
-    extra = [k for k in tensors if k not in own]
-    if extra:
-        raise MobilevidError(f"{path}: tensor '{extra[0]}' has no place in this architecture ({len(extra)} in all)")
-    for key, value in tensors.items():
-        if tuple(value.shape) != tuple(own[key].shape):
-            raise MobilevidError(f"{path}: tensor '{key}' has shape {tuple(value.shape)}, "
-                                 f"this architecture expects {tuple(own[key].shape)}")
+    check_state_dict(own, tensors, path, allow_missing=_STARTS_AS_IDENTITY)
     new = [k for k in own if k not in tensors]
-    outside = [k for k in new if not k.startswith(_STARTS_AS_IDENTITY)]
-    if outside:
-        raise MobilevidError(f"{path}: lacks tensor '{outside[0]}', which is not part of a layer that starts "
-                             "as identity (temporal layers, frame_text_embedding, position_embedding)")
     denoiser.load_state_dict({**own, **tensors})
     logger.info("started from %s (%d tensors; %d new, in modules that start as identity)", path, len(tensors),
                 len(new))

@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from mobilevid.cli.main import main
 from mobilevid.errors import MobilevidError
@@ -57,8 +57,15 @@ def test_starting_weights_must_fit(tiny_model_dir, tmp_path):
         load_starting_weights(VideoUNet(cfg), tiny_model_dir / "denoiser" / "model.safetensors")
     cfg = VideoUNet.from_config_file(tiny_model_dir / "denoiser").config
     cfg.arch = {"slots": {"0": ["temporal_conv"]}}  # fewer layers than the file holds
-    with pytest.raises(MobilevidError, match="has no place"):
+    with pytest.raises(MobilevidError, match="unexpected tensor"):
         load_starting_weights(VideoUNet(cfg), tiny_model_dir / "denoiser" / "model.safetensors")
+    # A file may lack only tensors of modules that start as identity, not the backbone's.
+    tensors = load_file(tiny_model_dir / "denoiser" / "model.safetensors")
+    del tensors["conv_in.weight"]
+    save_file(tensors, tmp_path / "partial.safetensors")
+    cfg = VideoUNet.from_config_file(tiny_model_dir / "denoiser").config
+    with pytest.raises(MobilevidError, match="missing tensor 'conv_in.weight'.*only temporal"):
+        load_starting_weights(VideoUNet(cfg), tmp_path / "partial.safetensors")
 
 
 def test_finetune_with_added_layers_end_to_end(tiny_model_dir, tmp_path):
