@@ -38,8 +38,10 @@ class PositionEmbedding(nn.Module):
 
     def forward(self, height: int, width: int, like: torch.Tensor) -> torch.Tensor:
         """(1, channels, height, width) to add to every frame's features."""
-        ys = torch.linspace(-1.0, 1.0, height, device=like.device, dtype=like.dtype)
-        xs = torch.linspace(-1.0, 1.0, width, device=like.device, dtype=like.dtype)
+        # arange, not linspace: the same numbers, and an op every export target already lowers
+        # (the frame codes use it).
+        ys = torch.arange(height, device=like.device, dtype=like.dtype) * (2.0 / max(height - 1, 1)) - 1.0
+        xs = torch.arange(width, device=like.device, dtype=like.dtype) * (2.0 / max(width - 1, 1)) - 1.0
         grid = torch.stack([xs.reshape(1, width).expand(height, width), ys.reshape(height, 1).expand(height, width)])
         return self.proj(grid.unsqueeze(0))
 
