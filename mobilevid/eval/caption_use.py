@@ -26,13 +26,13 @@ from mobilevid.models.rectified_flow import TIMESTEP_SCALE, add_noise, flow_loss
 _OPPOSITE = {"left": "right", "right": "left", "up": "down", "down": "up"}
 _SWAPS: dict[str, dict[str, Any]] = {
     "shapes": {
-        "direction": ("motion", lambda v: _OPPOSITE.get(v)),
+        "direction": ("motion", _OPPOSITE.__getitem__),
         "colour": ("color", lambda v: {"red": "blue", "blue": "red", "green": "purple", "purple": "green",
                                        "yellow": "white", "white": "yellow"}[v]),
         "shape": ("shape", lambda v: {"circle": "square", "square": "triangle", "triangle": "circle"}[v]),
     },
     "digits": {
-        "direction": ("motion", lambda v: _OPPOSITE.get(v)),
+        "direction": ("motion", _OPPOSITE.__getitem__),
         "digit": ("digit", lambda v: (v + 5) % 10),
     },
 }
@@ -65,13 +65,13 @@ def caption_use(pipe: Any, suite: str, clips: int = 12, times: tuple[float, ...]
     x0 = pipe.vae.encode(torch.stack([it["video"] for it in items])).float()
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
     fps = torch.full((clips,), float(pipe.config.fps))
+    encoded = {name: pipe.encode_prompts(captions) for name, captions in variants.items()}  # once, not per level
     out: dict[str, dict[str, float]] = {}
     for t in times:
         tt = torch.full((clips,), float(t))
         x_t = add_noise(x0, noise, tt)
         loss = {}
-        for name, captions in variants.items():
-            states, pooled, mask = pipe.encode_prompts(captions)
+        for name, (states, pooled, mask) in encoded.items():
             pred = pipe.denoiser(x_t, tt * TIMESTEP_SCALE, states, encoder_attention_mask=mask, pooled_text=pooled,
                                  fps=fps)
             loss[name] = float(flow_loss(pred, x0, noise))
