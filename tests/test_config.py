@@ -1,4 +1,5 @@
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pytest
 
@@ -17,6 +18,7 @@ class Run:
     steps: int = 10
     name: str = "run"
     ema: bool = True
+    precision: Literal["no", "fp16", "bf16"] = "bf16"
     optim: Optim = field(default_factory=Optim)
 
 
@@ -58,3 +60,13 @@ def test_bad_recipe_and_override_syntax(tmp_path):
         resolve_config(Run, recipe=bad)
     with pytest.raises(MobilevidError, match="key.sub=value"):
         apply_overrides({}, ["novalue"])
+
+
+def test_yaml_bare_no_reads_as_the_word_for_a_literal(tmp_path):
+    # YAML 1.1 parses `no` as False; `--set mixed_precision=no` and `mixed_precision: no` must still work.
+    assert resolve_config(Run, overrides=["precision=no"]).precision == "no"
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("precision: no\n")
+    assert resolve_config(Run, recipe=recipe).precision == "no"
+    with pytest.raises(MobilevidError, match=r"'precision': expected one of"):
+        resolve_config(Run, overrides=["precision=true"])

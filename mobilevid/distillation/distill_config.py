@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass
@@ -32,5 +33,5 @@ class DistillConfig:
     checkpoint_every: int = 100
     keep_checkpoints: int = 2
     log_every: int = 10
-    mixed_precision: str = "no"
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
     extra: dict[str, str] = field(default_factory=dict)  # free-form notes recorded with the run
