@@ -47,8 +47,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         raise MobilevidError(f"config key '{key}': expected {_type_name(tp)}, got {value!r}")
     if origin is typing.Literal:
         # YAML 1.1 reads a bare `no` (mixed_precision: no) as False: take it back as the word.
-        if isinstance(value, bool) and ("no" if value is False else "yes") in args:
-            value = "no" if value is False else "yes"
+        if value is False and "no" in args:
+            value = "no"
         if value not in args:
             raise MobilevidError(f"config key '{key}': expected one of {list(args)}, got {value!r}")
         return value
