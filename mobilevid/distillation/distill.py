@@ -85,6 +85,19 @@ def _scores(disc: torch.nn.Module, clips: list[torch.Tensor], cond: tuple[torch.
     return list(logits.chunk(k))
 
 
+def _warm_start(student: torch.nn.Module, student_dir: str, sigmas: list[float]) -> None:
+    """Load an earlier student's denoiser weights into ``student`` (same architecture and levels)."""
+    init = Pipeline.from_pretrained(student_dir)
+    if init.fixed_sigmas is None:
+        raise MobilevidError(f"student_init {student_dir} is not a distilled student (no fixed sigmas)")
+    if [round(float(s), 6) for s in init.fixed_sigmas] != [round(float(s), 6) for s in sigmas]:
+        raise MobilevidError(f"student_init {student_dir} samples at {list(init.fixed_sigmas)}, this run at {sigmas}")
+    if to_dict(init.denoiser.config) != to_dict(student.config):
+        raise MobilevidError(f"student_init {student_dir} has a different denoiser architecture from the teacher")
+    student.load_state_dict(init.denoiser.state_dict())
+    logger.info("student warm-started from %s", student_dir)
+
+
 def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, resume: bool = False,
             argv: list[str] | None = None) -> Path:
     """Train a student from ``teacher_dir``; returns the student model folder."""
@@ -102,6 +115,8 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
     teacher = teacher_pipe.denoiser.eval().requires_grad_(False).to(acc.device)
     vae = teacher_pipe.vae.eval().requires_grad_(False).to(acc.device)
     student = copy.deepcopy(teacher).train().requires_grad_(True)
+    if cfg.student_init is not None:
+        _warm_start(student, cfg.student_init, sigmas)
     disc = Discriminator(teacher, temporal_heads=cfg.temporal_heads).to(acc.device)
     heads = torch.nn.ModuleDict({n: m for n, m in disc.named_children() if n != "teacher"})  # shares disc's modules
     text = TextCache(teacher_pipe.text_encoder)

@@ -15,6 +15,9 @@ class DistillConfig:
     steps: int = 1000  # training iterations (one discriminator and one student update each)
     student_steps: int = 4  # sampling steps of the student
     student_sigmas: list[float] | None = None  # fixed noise levels; None = uniform 1, (n-1)/n, ..., 1/n
+    # Warm start: a student folder of this teacher (same levels) to continue from instead of the
+    # teacher's weights, e.g. "default". Its weights only: heads and optimiser moments start fresh.
+    student_init: str | None = None
     batch_size: int = 2
     lr_student: float = 5e-5
     lr_heads: float = 2e-4

@@ -37,6 +37,8 @@ class VideoUNetConfig:
     visual_condition: bool = True  # NUWA-XL-style known-frame latents + mask
     frame_text_conditioning: bool = False  # per-frame text summary in the time embedding (conditioning.py)
     position_embedding: bool = False  # x, y coordinates added to the first features (CoordConv; conditioning.py)
+    frame_layout_conditioning: bool = False  # per-frame text-driven coarse map added to the first features
+    frame_layout_grid: int = 8  # that map's cells per side (upsampled to the latent size)
     temporal_head_dim: int = 32
     max_3d_tokens: int = 64  # 3D attention only where a frame has at most this many tokens (low resolution)
     arch: dict[str, Any] = field(default_factory=lambda: {"slots": {}})
@@ -53,6 +55,9 @@ class VideoUNetConfig:
         for ch, heads, on in zip(self.block_out_channels, self.attention_heads, self.attention_levels, strict=True):
             if on and ch % heads:
                 raise ValueError(f"channels {ch} not divisible by {heads} attention heads")
+        if self.frame_layout_conditioning and (self.latent_height % self.frame_layout_grid
+                                               or self.latent_width % self.frame_layout_grid):
+            raise ValueError(f"latent size must be divisible by frame_layout_grid {self.frame_layout_grid}")
         factor = 2 ** (n - 1)
         if self.latent_height % factor or self.latent_width % factor:
             raise ValueError(f"latent size must be divisible by {factor} for {n} levels")

@@ -20,7 +20,13 @@ from mobilevid.artifacts import load_module_weights, read_json, write_artifact
 from mobilevid.config import from_dict, to_dict
 from mobilevid.errors import MobilevidError
 from mobilevid.models.arch_spec import parse_arch, slot_table
-from mobilevid.models.conditioning import FpsEmbedding, FrameTextEmbedding, PositionEmbedding, VisualCondition
+from mobilevid.models.conditioning import (
+    FpsEmbedding,
+    FrameLayoutEmbedding,
+    FrameTextEmbedding,
+    PositionEmbedding,
+    VisualCondition,
+)
 from mobilevid.models.layers import MASK_VALUE, zero_module
 from mobilevid.models.spatial_transformer import SpatialTransformer
 from mobilevid.models.temporal import TemporalContext, build_candidate
@@ -62,6 +68,10 @@ class VideoUNet(nn.Module):
         self.position_embedding = PositionEmbedding(chans[0]) if c.position_embedding else None
         self.frame_text_embedding = (
             FrameTextEmbedding(c.cross_attention_dim, temb) if c.frame_text_conditioning else None
+        )
+        self.frame_layout_embedding = (
+            FrameLayoutEmbedding(c.cross_attention_dim, chans[0], c.frame_layout_grid)
+            if c.frame_layout_conditioning else None
         )
 
         def resnet(cin: int, cout: int) -> ResnetBlock2D:
@@ -231,6 +241,8 @@ class VideoUNet(nn.Module):
         x = self.conv_in(sample.reshape(b * f, ch, h, w))
         if self.position_embedding is not None:
             x = x + self.position_embedding(h, w, x)
+        if self.frame_layout_embedding is not None:
+            x = x + self.frame_layout_embedding(encoder_hidden_states, encoder_attention_mask, f, h, w)
         return {
             "x": x,
             "emb": emb,
@@ -271,7 +283,7 @@ class VideoUNet(nn.Module):
     def spatial_parameters(self) -> list[nn.Parameter]:
         """Parameters of the image backbone (everything but temporal layers and new conditions)."""
         skip = {id(p) for p in self.temporal.parameters()}
-        for extra in (self.frame_text_embedding, self.position_embedding):
+        for extra in (self.frame_text_embedding, self.position_embedding, self.frame_layout_embedding):
             if extra is not None:
                 skip |= {id(p) for p in extra.parameters()}
         return [p for p in self.parameters() if id(p) not in skip]

@@ -43,7 +43,7 @@ _NOISE, _TIME, _DROP, _COND, _VAE = 1, 2, 3, 4, 5
 STAGES = ("vae", "vae_decoder", "denoiser")  # in the order they run
 _DATA_LENGTH = 10_000_000  # procedural clips are rendered on demand; the length only bounds indices
 # Modules with a zero-initialised output: a fine-tune may add them to a trained denoiser.
-_STARTS_AS_IDENTITY = ("temporal.", "frame_text_embedding.", "position_embedding.")
+_STARTS_AS_IDENTITY = ("temporal.", "frame_text_embedding.", "position_embedding.", "frame_layout_embedding.")
 
 
 def _model_config(cfg: TrainConfig) -> ModelConfig:
@@ -56,6 +56,8 @@ def _model_config(cfg: TrainConfig) -> ModelConfig:
         model_cfg.denoiser.frame_text_conditioning = cfg.frame_text_conditioning
     if cfg.position_embedding is not None:
         model_cfg.denoiser.position_embedding = cfg.position_embedding
+    if cfg.frame_layout_conditioning is not None:
+        model_cfg.denoiser.frame_layout_conditioning = cfg.frame_layout_conditioning
     if cfg.arch is not None:
         parse_arch(cfg.arch, model_cfg.denoiser)  # one-line error on a bad spec before any work starts
         model_cfg.denoiser.arch = load_arch(cfg.arch) if isinstance(cfg.arch, str) else dict(cfg.arch)

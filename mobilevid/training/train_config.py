@@ -94,6 +94,8 @@ class TrainConfig:
     frame_text_conditioning: bool | None = None
     # Add x, y coordinates to the denoiser's first features (None keeps the preset's / starting model's choice).
     position_embedding: bool | None = None
+    # Add the per-frame text-driven layout map to the denoiser (None keeps the preset's / starting model's choice).
+    frame_layout_conditioning: bool | None = None
     vae: VAEStageConfig = field(default_factory=VAEStageConfig)
     vae_decoder: VAEDecoderStageConfig = field(default_factory=VAEDecoderStageConfig)
     denoiser: DenoiserStageConfig = field(default_factory=DenoiserStageConfig)

@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from mobilevid.distillation.discriminator import Discriminator
-from mobilevid.distillation.distill import pseudo_huber, student_sigmas
+from mobilevid.distillation.distill import _warm_start, pseudo_huber, student_sigmas
 from mobilevid.distillation.distill_config import DistillConfig
 from mobilevid.errors import MobilevidError
 from mobilevid.models.presets import get_preset
@@ -84,3 +84,12 @@ def test_distill_runs_end_to_end_and_resumes_after_kill(tiny_model_dir, tmp_path
     teacher = load_file(str(tiny_model_dir / "denoiser" / "model.safetensors"))
     trained = load_file(str(out / "model" / "denoiser" / "model.safetensors"))
     assert any(not torch.equal(teacher[k], trained[k]) for k in teacher)  # the student moved away from the teacher
+
+    # Warm start (student_init): an earlier student's weights load into a teacher copy; a teacher is refused.
+    fresh = VideoUNet.from_pretrained(tiny_model_dir / "denoiser")
+    _warm_start(fresh, str(out / "model"), [1.0, 0.75, 0.5, 0.25])
+    assert all(torch.equal(v, trained[k]) for k, v in fresh.state_dict().items())
+    with pytest.raises(MobilevidError, match="not a distilled student"):
+        _warm_start(fresh, str(tiny_model_dir), [1.0, 0.75, 0.5, 0.25])
+    with pytest.raises(MobilevidError, match="samples at"):
+        _warm_start(fresh, str(out / "model"), [1.0, 0.5])

@@ -48,3 +48,21 @@ def test_position_embedding_starts_at_zero_and_varies_over_the_frame():
     out = pos(4, 6, like)
     assert (out[..., 0, 0] - out[..., 0, 5]).abs().max() > 1e-3  # left vs right
     assert (out[..., 0, 0] - out[..., 3, 0]).abs().max() > 1e-3  # top vs bottom
+
+
+def test_frame_layout_starts_at_zero_then_paints_per_frame_and_per_prompt():
+    from mobilevid.models.conditioning import FrameLayoutEmbedding
+
+    layout = FrameLayoutEmbedding(text_dim=32, out_channels=8, grid=4)
+    states, mask = torch.randn(2, 7, 32), torch.tensor([[1.0] * 5 + [0.0] * 2] * 2)
+    out = layout(states, mask, 3, 8, 12)
+    assert out.shape == (2 * 3, 8, 8, 12) and torch.equal(out, torch.zeros_like(out))
+    _trained_like(layout)
+    out = layout(states, mask, 3, 8, 12).reshape(2, 3, 8, 8, 12)
+    assert (out[:, 0] - out[:, 2]).abs().max() > 1e-3  # frame index matters
+    assert (out[0] - out[1]).abs().max() > 1e-3  # the prompt matters
+    assert (out[..., 0, 0] - out[..., 7, 11]).abs().max() > 1e-3  # a map, not a constant
+    assert torch.equal(out[..., 0:2, 0:3], out[..., 0:1, 0:1].expand(-1, -1, -1, 2, 3))  # one cell = 2 x 3 pixels
+    changed = states.clone()
+    changed[:, 5:] = torch.randn(2, 2, 32)
+    assert torch.allclose(layout(states, mask, 3, 8, 12), layout(changed, mask, 3, 8, 12), atol=1e-6)
