@@ -35,11 +35,11 @@ from mobilevid.training.batches import StepBatches, step_generator
 from mobilevid.training.loop import LoopSettings, run_loop
 from mobilevid.training.run_setup import start_run
 from mobilevid.training.text_cache import TextCache
-from mobilevid.training.train_config import TrainConfig
+from mobilevid.training.train_config import DenoiserStageConfig, TrainConfig
 
 logger = logging.getLogger("mobilevid.train")
 
-_NOISE, _TIME, _DROP, _COND, _VAE = 1, 2, 3, 4, 5
+_NOISE, _TIME, _DROP, _COND, _VAE, _TERMINAL = 1, 2, 3, 4, 5, 6
 STAGES = ("vae", "vae_decoder", "denoiser")  # in the order they run
 _DATA_LENGTH = 10_000_000  # procedural clips are rendered on demand; the length only bounds indices
 # Modules with a zero-initialised output: a fine-tune may add them to a trained denoiser.
@@ -195,6 +195,15 @@ def load_starting_weights(denoiser: VideoUNet, path: Path) -> None:
                 len(new))
 
 
+def training_times(batch: int, stage: DenoiserStageConfig, seed: int, step: int, rank: int) -> torch.Tensor:
+    """Flow times (batch,) of one step: logit-normal (SD3), a ``terminal_time_prob`` share at t = 1 exactly."""
+    t = sample_times(batch, step_generator(seed, step, rank, _TIME), stage.time_mean, stage.time_std)
+    if stage.terminal_time_prob > 0:
+        terminal = torch.rand(batch, generator=step_generator(seed, step, rank, _TERMINAL)) < stage.terminal_time_prob
+        t = torch.where(terminal, torch.ones_like(t), t)
+    return t
+
+
 def _denoiser_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, vae: VideoVAE, out: Path,
                     resume: bool) -> None:
     s = cfg.denoiser
@@ -221,7 +230,7 @@ def _denoiser_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, 
         captions = ["" if d else c for c, d in zip(batch["caption"], drop.tolist(), strict=True)]
         states, pooled, mask = (t.to(acc.device) for t in text(captions))
         noise = torch.randn(x0.shape, generator=step_generator(cfg.seed, step, rank, _NOISE)).to(acc.device)
-        t = sample_times(b, step_generator(cfg.seed, step, rank, _TIME), s.time_mean, s.time_std).to(acc.device)
+        t = training_times(b, s, cfg.seed, step, rank).to(acc.device)
         x_t = add_noise(x0, noise, t)
         fps = torch.full((b,), float(model_cfg.fps), device=acc.device)
         cond = {}

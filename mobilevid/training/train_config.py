@@ -63,6 +63,10 @@ class DenoiserStageConfig:
     visual_condition_prob: float = 0.1  # give first/last frames as a visual condition (NUWA-XL infilling)
     time_mean: float = 0.0  # logit-normal time sampling (SD3); mean ln(k) = SD3 shift k, more high-noise steps
     time_std: float = 1.0
+    # Share of clips trained at t = 1 exactly (pure noise, zero SNR), where sampling starts: there the
+    # clip can only come from the caption (Lin et al. 2024, "Common diffusion noise schedules and sample
+    # steps are flawed": a model never trained at zero SNR reads structure into pure noise).
+    terminal_time_prob: float = 0.0
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Fine-tuning a trained model: added temporal layers (init_from + arch) and a new, lighter VAE decoder."""
+"""Fine-tuning a trained model: added temporal layers (init_from + arch), a new, lighter VAE decoder, times."""
 
 import json
 
@@ -121,3 +121,17 @@ def test_bad_finetune_settings_are_one_line_errors(tiny_model_dir, tmp_path, cap
     assert main(["train", "--output", str(tmp_path / "d"), "--stage", "vae_decoder",
                  "--set", f"init_from={tiny_model_dir}", "--set", "vae_decoder.block_out_channels=[16,32]"]) != 0
     assert "needs 3 levels" in capsys.readouterr().err
+
+
+def test_terminal_time_share_trains_at_pure_noise():
+    from mobilevid.training.train import training_times
+    from mobilevid.training.train_config import DenoiserStageConfig
+
+    plain = training_times(4096, DenoiserStageConfig(time_mean=1.5), seed=0, step=3, rank=0)
+    mixed = training_times(4096, DenoiserStageConfig(time_mean=1.5, terminal_time_prob=0.3), seed=0, step=3, rank=0)
+    assert not (plain == 1.0).any()  # a logit-normal never reaches t = 1
+    terminal = mixed == 1.0
+    assert 0.25 < terminal.float().mean() < 0.35
+    assert torch.equal(mixed[~terminal], plain[~terminal])  # the rest are the same draws
+    again = training_times(4096, DenoiserStageConfig(time_mean=1.5, terminal_time_prob=0.3), seed=0, step=3, rank=0)
+    assert torch.equal(mixed, again)  # seeded per step: resume stays exact
