@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -32,6 +32,17 @@ class LoopSettings:
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
     log_every: int = 25
+    lr_scales: dict[str, float] = field(default_factory=dict)  # parameter-name prefix -> learning-rate multiplier
+
+
+def _param_groups(model: torch.nn.Module, lr_scales: dict[str, float]) -> list[dict]:
+    """One AdamW group per learning-rate multiplier: a parameter takes the first prefix of ``lr_scales`` it starts with."""
+    groups: dict[float, list[torch.nn.Parameter]] = {}
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            scale = next((float(v) for k, v in lr_scales.items() if name.startswith(k)), 1.0)
+            groups.setdefault(scale, []).append(p)
+    return [{"params": ps, "lr_scale": scale} for scale, ps in groups.items()]
 
 
 def run_loop(
@@ -45,7 +56,8 @@ def run_loop(
     """Train ``model`` for ``settings.steps`` steps; returns the unwrapped model and its EMA weights."""
     params = [p for p in model.parameters() if p.requires_grad]
     names = [n for n, p in model.named_parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
+    optimizer = torch.optim.AdamW(_param_groups(model, settings.lr_scales), lr=settings.lr,
+                                  weight_decay=settings.weight_decay)
     ema = EMAModel(params, decay=settings.ema_decay) if settings.ema_decay else None
     ckpt_root = stage_dir / "checkpoints"
 
@@ -69,7 +81,7 @@ def run_loop(
         # Linear warm-up, a pure function of the step (nothing to save for resume).
         lr = settings.lr * min(1.0, (step + 1) / max(1, settings.warmup_steps)) if settings.warmup_steps else settings.lr
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group["lr_scale"]
         model.train()
         loss, logs = loss_fn(model, step)
         if not torch.isfinite(loss):

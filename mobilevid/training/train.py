@@ -246,7 +246,7 @@ def _denoiser_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, 
         return loss, {"image_batch": float(f == 1)}
 
     settings = LoopSettings("denoiser", s.steps, s.lr, s.warmup_steps, s.weight_decay, s.grad_clip, s.ema_decay,
-                            cfg.checkpoint_every, cfg.keep_checkpoints, cfg.log_every)
+                            cfg.checkpoint_every, cfg.keep_checkpoints, cfg.log_every, s.lr_scales)
     denoiser, ema_state = run_loop(acc, denoiser, loss_fn, settings, out / "stages" / "denoiser", resume)
     if ema_state is not None:
         denoiser.load_state_dict({**denoiser.state_dict(), **ema_state})

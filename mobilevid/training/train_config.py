@@ -67,6 +67,9 @@ class DenoiserStageConfig:
     # clip can only come from the caption (Lin et al. 2024, "Common diffusion noise schedules and sample
     # steps are flawed": a model never trained at zero SNR reads structure into pure noise).
     terminal_time_prob: float = 0.0
+    # Parameter-name prefix -> learning-rate multiplier, e.g. {"frame_layout_embedding.": 10.0} for a
+    # zero-initialised module a fine-tune adds: it must move far from zero while the rest stays close.
+    lr_scales: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

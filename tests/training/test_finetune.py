@@ -135,3 +135,13 @@ def test_terminal_time_share_trains_at_pure_noise():
     assert torch.equal(mixed[~terminal], plain[~terminal])  # the rest are the same draws
     again = training_times(4096, DenoiserStageConfig(time_mean=1.5, terminal_time_prob=0.3), seed=0, step=3, rank=0)
     assert torch.equal(mixed, again)  # seeded per step: resume stays exact
+
+
+def test_lr_scales_put_a_module_in_its_own_group():
+    from mobilevid.training.loop import _param_groups
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
+    model[1].bias.requires_grad_(False)
+    groups = _param_groups(model, {"1.": 10.0})
+    assert [(g["lr_scale"], len(g["params"])) for g in groups] == [(1.0, 2), (10.0, 1)]
+    assert _param_groups(model, {})[0]["lr_scale"] == 1.0 and len(_param_groups(model, {})) == 1
