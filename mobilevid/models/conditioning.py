@@ -93,7 +93,8 @@ class FrameLayoutEmbedding(nn.Module):
     of clips differing only in direction, memorised at t ~ 1; README "Motion"), replacing
     MiniLM's states by learned word embeddings did not help (swap gain +0.9% after 100 steps),
     while this map did (+3685%): the backbone could not turn "frame k of a clip moving right"
-    into "the object sits at column x_k", and a per-frame spatial prior lets it. It is the
+    into "the object sits at column x_k", and a per-frame spatial prior lets it (on the full
+    data, 1200 fine-tuning steps did not yet make the tiny teacher use it: README). It is the
     text-to-layout route of layout-guided video models (e.g. LVD, Lian et al. 2023), learned end
     to end here. The map (``channels`` x grid x grid, few channels) is repeated up to the latent
     size and mixed into the features by a zero-initialised 1x1 conv: an existing model is
