@@ -46,6 +46,28 @@ class PositionEmbedding(nn.Module):
         return self.proj(grid.unsqueeze(0))
 
 
+def pool_per_frame(module: nn.Module, states: torch.Tensor, mask: torch.Tensor | None,
+                   num_frames: int) -> torch.Tensor:
+    """Each frame's query (from its sinusoidal code) attends over the token states.
+
+    ``module`` holds ``query`` (code -> d), ``key`` and ``value`` (text -> d), ``heads`` and
+    ``code_dim``. states (B, L, D), mask (B, L) 1 = real token -> (B, F, d + code): the pooled
+    text beside the frame code. Hand-written attention: a few (F x L) matmuls every export target lowers.
+    """
+    b, length, _ = states.shape
+    d = module.query.out_features
+    h, dh = module.heads, d // module.heads
+    codes = sinusoidal_positions(num_frames, module.code_dim, states.device, states.dtype).t()  # (F, code)
+    q = module.query(codes).reshape(num_frames, h, dh).transpose(0, 1)  # (h, F, dh)
+    k = module.key(states).reshape(b, length, h, dh).permute(0, 2, 3, 1)  # (B, h, dh, L)
+    v = module.value(states).reshape(b, length, h, dh).transpose(1, 2)  # (B, h, L, dh)
+    scores = torch.matmul(q.unsqueeze(0), k) * dh**-0.5  # (B, h, F, L)
+    if mask is not None:
+        scores = scores + ((1 - mask.to(scores.dtype)) * MASK_VALUE).reshape(b, 1, 1, length)
+    pooled = torch.matmul(scores.softmax(dim=-1), v).transpose(1, 2).reshape(b, num_frames, d)
+    return torch.cat([pooled, codes.unsqueeze(0).expand(b, -1, -1)], dim=-1)
+
+
 class FrameTextEmbedding(nn.Module):
     """Each frame pools the prompt's tokens with its own query; the result joins that frame's time embedding.
 
@@ -72,17 +94,7 @@ class FrameTextEmbedding(nn.Module):
 
     def forward(self, states: torch.Tensor, mask: torch.Tensor | None, num_frames: int) -> torch.Tensor:
         """states (B, L, D), mask (B, L) 1 = real token -> (B, F, embed_dim)."""
-        b, length, d = states.shape
-        h, dh = self.heads, d // self.heads
-        codes = sinusoidal_positions(num_frames, self.code_dim, states.device, states.dtype).t()  # (F, code)
-        q = self.query(codes).reshape(num_frames, h, dh).transpose(0, 1)  # (h, F, dh)
-        k = self.key(states).reshape(b, length, h, dh).permute(0, 2, 3, 1)  # (B, h, dh, L)
-        v = self.value(states).reshape(b, length, h, dh).transpose(1, 2)  # (B, h, L, dh)
-        scores = torch.matmul(q.unsqueeze(0), k) * dh**-0.5  # (B, h, F, L)
-        if mask is not None:
-            scores = scores + ((1 - mask.to(scores.dtype)) * MASK_VALUE).reshape(b, 1, 1, length)
-        pooled = torch.matmul(scores.softmax(dim=-1), v).transpose(1, 2).reshape(b, num_frames, d)
-        return self.mlp(torch.cat([pooled, codes.unsqueeze(0).expand(b, -1, -1)], dim=-1))
+        return self.mlp(pool_per_frame(self, states, mask, num_frames))
 
 
 class FrameLayoutEmbedding(nn.Module):
@@ -115,18 +127,8 @@ class FrameLayoutEmbedding(nn.Module):
     def forward(self, states: torch.Tensor, mask: torch.Tensor | None, num_frames: int, height: int,
                 width: int) -> torch.Tensor:
         """states (B, L, D), mask (B, L) -> (B*F, out_channels, height, width) to add to the first features."""
-        b, length, _ = states.shape
-        d = self.query.out_features
-        h, dh, g = self.heads, d // self.heads, self.grid
-        codes = sinusoidal_positions(num_frames, self.code_dim, states.device, states.dtype).t()  # (F, code)
-        q = self.query(codes).reshape(num_frames, h, dh).transpose(0, 1)  # (h, F, dh)
-        k = self.key(states).reshape(b, length, h, dh).permute(0, 2, 3, 1)  # (B, h, dh, L)
-        v = self.value(states).reshape(b, length, h, dh).transpose(1, 2)  # (B, h, L, dh)
-        scores = torch.matmul(q.unsqueeze(0), k) * dh**-0.5  # (B, h, F, L)
-        if mask is not None:
-            scores = scores + ((1 - mask.to(scores.dtype)) * MASK_VALUE).reshape(b, 1, 1, length)
-        pooled = torch.matmul(scores.softmax(dim=-1), v).transpose(1, 2).reshape(b, num_frames, d)
-        cells = self.mlp(torch.cat([pooled, codes.unsqueeze(0).expand(b, -1, -1)], dim=-1))
+        b, g = states.shape[0], self.grid
+        cells = self.mlp(pool_per_frame(self, states, mask, num_frames))
         # Nearest upsampling by expand + reshape, rows then columns: the same numbers as
         # interpolate(mode="nearest"), in ops every export target lowers and at rank <= 4 (Core ML takes <= 5).
         n, ry, rx = b * num_frames * self.map_channels, height // g, width // g
