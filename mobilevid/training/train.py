@@ -52,12 +52,9 @@ def _model_config(cfg: TrainConfig) -> ModelConfig:
         model_cfg = from_dict(ModelConfig, read_json(resolve_model_dir(cfg.init_from) / "model_index.json"))
     else:
         model_cfg = get_preset(cfg.preset)
-    if cfg.frame_text_conditioning is not None:
-        model_cfg.denoiser.frame_text_conditioning = cfg.frame_text_conditioning
-    if cfg.position_embedding is not None:
-        model_cfg.denoiser.position_embedding = cfg.position_embedding
-    if cfg.frame_layout_conditioning is not None:
-        model_cfg.denoiser.frame_layout_conditioning = cfg.frame_layout_conditioning
+    for flag in ("frame_text_conditioning", "position_embedding", "frame_layout_conditioning"):
+        if getattr(cfg, flag) is not None:  # None keeps the preset's / starting model's choice
+            setattr(model_cfg.denoiser, flag, getattr(cfg, flag))
     if cfg.arch is not None:
         parse_arch(cfg.arch, model_cfg.denoiser)  # one-line error on a bad spec before any work starts
         model_cfg.denoiser.arch = load_arch(cfg.arch) if isinstance(cfg.arch, str) else dict(cfg.arch)
