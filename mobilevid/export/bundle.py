@@ -42,14 +42,13 @@ TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "spec
 _TEXT_ENCODER_QUANTIZE = {"w8a8": "int8"}
 
 
-
-
 def _sampler_rule(student: bool) -> dict[str, str]:
     """How the app steps between levels: a distilled student re-noises its clean estimate (ADD), a teacher takes Euler steps."""
     if student:
         return {"type": "x0_renoise",
                 "update": "x0 = x - sigmas[i] * velocity; x = (1 - sigmas[i+1]) * x0 + sigmas[i+1] * fresh_noise"}
     return {"type": "flow_match_euler", "update": "x = x + (sigmas[i+1] - sigmas[i]) * velocity"}
+
 
 def _component_quantize(name: str, target: str, quantize: str) -> str:
     if name == "text_encoder" and target in ("onnx", "executorch") and quantize in _TEXT_ENCODER_QUANTIZE:
