@@ -4,7 +4,8 @@ SnapGen-V (Wu et al. 2025, sec. 4), SF-V (Zhang et al. 2024) and LADD (Sauer et 
 the student starts from the teacher and samples with a fixed set of noise levels. Each
 iteration
 
-1. noises real clips to one of the student's levels and lets the student jump to a clean
+1. noises real clips to one of the student's levels (or, with ``backward_simulation``, runs
+   the student's own steps from noise down to it) and lets the student jump to a clean
    estimate ``x0_s = x - sigma * v``;
 2. runs the frozen teacher, guided, from the same point to sigma = 0 (the reconstruction
    target, so guidance is baked into the student);
@@ -22,6 +23,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -36,7 +38,7 @@ from mobilevid.distillation.distill_config import DistillConfig
 from mobilevid.errors import MobilevidError
 from mobilevid.models.rectified_flow import TIMESTEP_SCALE, add_noise, predict_x0, sample_times
 from mobilevid.pipeline import Pipeline
-from mobilevid.sampling import sample_flow_euler, shift_sigmas, unshift_sigma
+from mobilevid.sampling import VelocityFn, sample_flow_euler, sample_x0_renoise, shift_sigmas, unshift_sigma
 from mobilevid.training.batches import StepBatches, step_generator
 from mobilevid.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from mobilevid.training.run_setup import start_run
@@ -44,7 +46,7 @@ from mobilevid.training.text_cache import TextCache
 
 logger = logging.getLogger("mobilevid.distill")
 
-_LEVEL, _NOISE, _RENOISE, _R1, _FAKE = 21, 22, 23, 24, 25
+_LEVEL, _NOISE, _RENOISE, _R1, _FAKE, _BACKSIM, _BACKSIM_NOISE = 21, 22, 23, 24, 25, 26, 27
 _DATA_LENGTH = 10_000_000
 
 
@@ -76,6 +78,18 @@ def pseudo_huber(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (torch.sqrt((diff * diff).sum(1) + c * c) - c).mean() / math.sqrt(d)
 
 
+def own_input(velocity: VelocityFn, noise: torch.Tensor, sigmas: list[float], level: int,
+              generator: torch.Generator) -> torch.Tensor:
+    """The student's input at ``sigmas[level]`` when it samples from ``noise``: its own steps down to that level.
+
+    DMD2's backward simulation (Yin et al. 2024): a few-step student meets its own re-noised
+    estimates at every level after the first, not noised real clips, so it trains on those.
+    """
+    if level == 0:
+        return noise
+    return sample_x0_renoise(velocity, noise, torch.tensor(sigmas[: level + 1]), [generator] * noise.shape[0])
+
+
 def _scores(disc: torch.nn.Module, clips: list[torch.Tensor], cond: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
     """Logits (B, heads) of several batches of clips in ONE discriminator call (DDP wants one forward per backward)."""
     k = len(clips)
@@ -104,6 +118,8 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
     out = Path(output)
     if out.exists() and any(out.iterdir()) and not resume:
         raise MobilevidError(f"output folder {out} is not empty: pass --resume to continue it, or choose another")
+    if not 0.0 <= cfg.backward_simulation <= 1.0:
+        raise MobilevidError(f"backward_simulation is a share of iterations in [0, 1], got {cfg.backward_simulation}")
     teacher_pipe = Pipeline.from_pretrained(teacher_dir)
     if teacher_pipe.fixed_sigmas is not None:
         raise MobilevidError(f"{teacher_dir} is already a distilled student; give the teacher")
@@ -174,6 +190,14 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
         noise = torch.randn(x0.shape, generator=step_generator(cfg.seed, step, rank, _NOISE)).to(x0)
         sigma_b = torch.full((b,), sigma, device=acc.device)
         x_t = add_noise(x0, noise, sigma_b)
+        own = level > 0 and cfg.backward_simulation > 0 and \
+            float(torch.rand(1, generator=step_generator(cfg.seed, step, rank, _BACKSIM))) < cfg.backward_simulation
+        if own:
+            with torch.no_grad(), acc.autocast():
+                x_t = own_input(
+                    partial(student, encoder_hidden_states=states, encoder_attention_mask=mask, pooled_text=pooled,
+                            fps=fps),
+                    noise, sigmas, level, step_generator(cfg.seed, step, rank, _BACKSIM_NOISE)).float()
         t_student = sigma_b * TIMESTEP_SCALE
         with torch.no_grad(), acc.autocast():
             # The frozen teacher is not prepared by accelerate, so it runs under the run's autocast here.
@@ -187,7 +211,7 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
         eps_real = torch.randn(x0.shape, generator=step_generator(cfg.seed, step, rank, _R1)).to(x0)
         eps_fake = torch.randn(x0.shape, generator=step_generator(cfg.seed, step, rank, _FAKE)).to(x0)
         real = add_noise(x0, eps_real, t_d)
-        logs: dict[str, float] = {"student_sigma": sigma}
+        logs: dict[str, float] = {"student_sigma": sigma, "own_input": float(own)}
 
         cond = (t_d * TIMESTEP_SCALE, states, mask, pooled, fps)
         loss_d = torch.zeros(())

@@ -33,6 +33,10 @@ class DistillConfig:
     renoise_mean: float = 0.0  # logit-normal level at which the discriminator sees its inputs
     renoise_std: float = 1.0
     image_ratio: float = 0.1
+    # Backward simulation (DMD2, Yin et al. 2024): this share of the iterations at a level below 1
+    # gives the student its own few-step estimate re-noised to that level (what it meets when it
+    # samples) instead of a noised real clip; the teacher's target starts from the same point.
+    backward_simulation: float = 0.0
     checkpoint_every: int = 100
     keep_checkpoints: int = 2
     log_every: int = 10

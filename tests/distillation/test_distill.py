@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from mobilevid.distillation.discriminator import Discriminator
-from mobilevid.distillation.distill import _warm_start, pseudo_huber, student_sigmas
+from mobilevid.distillation.distill import _warm_start, own_input, pseudo_huber, student_sigmas
 from mobilevid.distillation.distill_config import DistillConfig
 from mobilevid.errors import MobilevidError
 from mobilevid.models.presets import get_preset
@@ -63,7 +63,8 @@ def _cmd(teacher, out, *extra):
 @pytest.mark.slow
 def test_distill_runs_end_to_end_and_resumes_after_kill(tiny_model_dir, tmp_path):
     out = tmp_path / "d"
-    args = ["--max-steps", "6", "--set", "checkpoint_every=2"]
+    # backward_simulation=1: every iteration below the first level also runs the student's own steps.
+    args = ["--max-steps", "6", "--set", "checkpoint_every=2", "--set", "backward_simulation=1.0"]
     proc = subprocess.Popen(_cmd(tiny_model_dir, out, *args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ckpts = out / "stages" / "distill" / "checkpoints"
     deadline = time.time() + 300
@@ -93,3 +94,16 @@ def test_distill_runs_end_to_end_and_resumes_after_kill(tiny_model_dir, tmp_path
         _warm_start(fresh, str(tiny_model_dir), [1.0, 0.75, 0.5, 0.25])
     with pytest.raises(MobilevidError, match="samples at"):
         _warm_start(fresh, str(out / "model"), [1.0, 0.5])
+
+
+def test_own_input_runs_the_students_steps_down_to_the_level():
+    noise = torch.randn(2, 3, 4)
+    # A velocity of x means a clean estimate of (1 - sigma) x: zero at sigma = 1.
+    got = own_input(lambda x, t: x, noise, [1.0, 0.5, 0.25], 1, torch.Generator().manual_seed(7))
+    gen = torch.Generator().manual_seed(7)
+    eps = torch.stack([torch.randn(3, 4, generator=gen) for _ in range(2)])
+    assert torch.allclose(got, 0.5 * eps)  # re-noised with fresh noise, not the starting noise
+    got = own_input(lambda x, t: x, noise, [1.0, 0.5, 0.25], 2, torch.Generator().manual_seed(7))
+    assert torch.allclose(got, 0.75 * 0.5 * 0.5 * eps + 0.25 * torch.stack(
+        [torch.randn(3, 4, generator=gen) for _ in range(2)]))
+    assert own_input(lambda x, t: x, noise, [1.0, 0.5], 0, torch.Generator()) is noise
