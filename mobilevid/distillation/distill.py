@@ -85,8 +85,6 @@ def own_input(velocity: VelocityFn, noise: torch.Tensor, sigmas: list[float], le
     DMD2's backward simulation (Yin et al. 2024): a few-step student meets its own re-noised
     estimates at every level after the first, not noised real clips, so it trains on those.
     """
-    if level == 0:
-        return noise
     return sample_x0_renoise(velocity, noise, torch.tensor(sigmas[: level + 1]), [generator] * noise.shape[0])
 
 
@@ -189,7 +187,6 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
         sigma = sigmas[level]
         noise = torch.randn(x0.shape, generator=step_generator(cfg.seed, step, rank, _NOISE)).to(x0)
         sigma_b = torch.full((b,), sigma, device=acc.device)
-        x_t = add_noise(x0, noise, sigma_b)
         own = level > 0 and cfg.backward_simulation > 0 and \
             float(torch.rand(1, generator=step_generator(cfg.seed, step, rank, _BACKSIM))) < cfg.backward_simulation
         if own:
@@ -198,6 +195,8 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
                     partial(student, encoder_hidden_states=states, encoder_attention_mask=mask, pooled_text=pooled,
                             fps=fps),
                     noise, sigmas, level, step_generator(cfg.seed, step, rank, _BACKSIM_NOISE)).float()
+        else:
+            x_t = add_noise(x0, noise, sigma_b)
         t_student = sigma_b * TIMESTEP_SCALE
         with torch.no_grad(), acc.autocast():
             # The frozen teacher is not prepared by accelerate, so it runs under the run's autocast here.
