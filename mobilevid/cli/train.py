@@ -22,9 +22,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--recipe", metavar="FILE", help="YAML/JSON recipe overriding the defaults")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any recipe field, e.g. --set denoiser.lr=3e-4 (repeatable)")
-    p.add_argument("--stage", choices=["vae", "vae_decoder", "denoiser", "all"], default=None,
+    p.add_argument("--stage", choices=["vae", "vae_decoder", "layout", "denoiser", "all"], default=None,
                    help="run one stage (default: the recipe's stages; vae_decoder fine-tunes the decoder of a "
-                   "trained VAE with its encoder frozen)")
+                   "trained VAE with its encoder frozen; layout fits the text-to-layout map of a model with "
+                   "frame_layout_conditioning before its denoiser stage)")
     p.add_argument("--output", "-o", required=True, metavar="DIR", help="run folder")
     p.add_argument("--max-steps", type=int, default=None, metavar="N", help="steps of each stage that runs")
     p.add_argument("--checkpoint-every", type=int, default=None, metavar="N", help="checkpoint every N steps")
@@ -47,13 +48,17 @@ def run(args: argparse.Namespace) -> int:
     if args.max_steps is not None:
         if args.max_steps < 1:
             raise MobilevidError(f"--max-steps must be at least 1, got {args.max_steps}")
-        overrides += [f"{stage}.steps={args.max_steps}" for stage in ("vae", "vae_decoder", "denoiser")]
+        overrides += [f"{stage}.steps={args.max_steps}" for stage in ("vae", "vae_decoder", "layout", "denoiser")]
     if args.stage and args.stage != "all":
         overrides.append(f"stages=[{args.stage}]")
     cfg = resolve_config(TrainConfig, recipe=args.recipe, overrides=overrides)
     if cfg.checkpoint_every < 1:
         raise MobilevidError(f"--checkpoint-every must be at least 1, got {cfg.checkpoint_every}")
     model_dir = train(cfg, args.output, resume=args.resume, argv=sys.argv)
-    wrote_model = "denoiser" in cfg.stages or cfg.init_from is not None
-    print(f"model: {model_dir}" if wrote_model else f"VAE: {model_dir.parent / 'vae'}")
+    if "denoiser" in cfg.stages or (cfg.init_from is not None and "vae_decoder" in cfg.stages):
+        print(f"model: {model_dir}")
+    elif cfg.stages == ["layout"]:
+        print(f"layout map: {model_dir.parent / 'stages' / 'layout' / 'layout.safetensors'}")
+    else:
+        print(f"VAE: {model_dir.parent / 'vae'}")
     return 0

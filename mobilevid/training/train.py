@@ -20,7 +20,7 @@ import torch
 from accelerate import Accelerator
 from diffusers import FlowMatchEulerDiscreteScheduler
 
-from mobilevid.artifacts import check_state_dict, load_tensors, read_json, write_json
+from mobilevid.artifacts import check_state_dict, load_module_weights, load_tensors, read_json, write_json
 from mobilevid.config import from_dict, to_dict
 from mobilevid.data import make_dataset
 from mobilevid.errors import MobilevidError
@@ -32,6 +32,7 @@ from mobilevid.models.vae import VideoVAE
 from mobilevid.models.video_unet import VideoUNet
 from mobilevid.pipeline import resolve_model_dir
 from mobilevid.training.batches import StepBatches, step_generator
+from mobilevid.training.layout_stage import layout_stage
 from mobilevid.training.loop import LoopSettings, run_loop
 from mobilevid.training.run_setup import start_run
 from mobilevid.training.text_cache import TextCache
@@ -40,7 +41,7 @@ from mobilevid.training.train_config import DenoiserStageConfig, TrainConfig
 logger = logging.getLogger("mobilevid.train")
 
 _NOISE, _TIME, _DROP, _COND, _VAE, _TERMINAL = 1, 2, 3, 4, 5, 6
-STAGES = ("vae", "vae_decoder", "denoiser")  # in the order they run
+STAGES = ("vae", "vae_decoder", "layout", "denoiser")  # in the order they run
 _DATA_LENGTH = 10_000_000  # procedural clips are rendered on demand; the length only bounds indices
 # Modules with a zero-initialised output: a fine-tune may add them to a trained denoiser.
 _STARTS_AS_IDENTITY = ("temporal.", "frame_text_embedding.", "position_embedding.", "frame_layout_embedding.")
@@ -208,6 +209,13 @@ def _denoiser_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, 
     denoiser = VideoUNet(model_cfg.denoiser)
     if cfg.init_from is not None:
         load_starting_weights(denoiser, resolve_model_dir(cfg.init_from) / "denoiser" / "model.safetensors")
+    fitted_layout = out / "stages" / "layout" / "layout.safetensors"
+    if fitted_layout.is_file():  # the layout stage's map (a resumed run's checkpoint then overrides it)
+        if denoiser.frame_layout_embedding is None:
+            raise MobilevidError(f"{fitted_layout} holds a layout map but the denoiser has none: "
+                                 "set frame_layout_conditioning=true")
+        load_module_weights(denoiser.frame_layout_embedding, fitted_layout)
+        logger.info("the layout map starts from %s", fitted_layout)
     vae = vae.eval().requires_grad_(False).to(acc.device)
     text = TextCache(TextEncoder(model_cfg.text_encoder, model_cfg.text_max_length))
     data = make_dataset(cfg.data, "train", num_frames=model_cfg.num_frames, size=model_cfg.height, seed=cfg.seed,
@@ -285,9 +293,11 @@ def train(cfg: TrainConfig, output: str | Path, resume: bool = False, argv: list
             logger.warning("no VAE stage and no trained VAE in %s: training on an untrained VAE", out / "vae")
         if "vae_decoder" in cfg.stages:
             vae = _vae_decoder_stage(acc, cfg, model_cfg, vae, out, resume)
+        if "layout" in cfg.stages:
+            layout_stage(acc, cfg, model_cfg, vae, out, resume)
         if "denoiser" in cfg.stages:
             _denoiser_stage(acc, cfg, model_cfg, vae, out, resume)
-        elif cfg.init_from is not None and acc.is_main_process:
+        elif "vae_decoder" in cfg.stages and cfg.init_from is not None and acc.is_main_process:
             # A new decoder for a trained model: write that model with the new VAE.
             from mobilevid.pipeline import Pipeline
 
