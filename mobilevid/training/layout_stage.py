@@ -76,7 +76,7 @@ def build_pool(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, vae: 
     """Render and encode ``cfg.layout.clips`` training clips into chunk files; finished chunks are kept."""
     s, grid = cfg.layout, model_cfg.denoiser.frame_layout_grid
     data = make_dataset(cfg.data, "train", num_frames=model_cfg.num_frames, size=model_cfg.height,
-                        seed=cfg.seed + 4, length=s.clips)
+                        seed=cfg.seed, length=s.clips)
     chunks = range(0, s.clips, _CHUNK)
     mine = [c for i, c in enumerate(chunks) if i % acc.num_processes == acc.process_index]
     vae = vae.eval().to(acc.device)
