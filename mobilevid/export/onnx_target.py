@@ -51,6 +51,33 @@ class _Calibration:
         return next(self._items, None)
 
 
+def _rename_intermediates(path: Path) -> None:
+    """Give every intermediate tensor a fresh name (``t<node>_<output>``), in place.
+
+    Why by hand: with the layout map in the default model (session 13), ``quantize_static`` turned
+    the torch exporter's intermediate ``val_2852`` (a GELU product) into a (16,) constant, and the
+    quantized graph failed ONNX Runtime's shape check; the same graph with renamed intermediates
+    quantizes and loads. Graph inputs, outputs and initialisers keep their names.
+    """
+    import onnx
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    keep = {v.name for v in graph.input} | {v.name for v in graph.output} | {t.name for t in graph.initializer}
+    renamed: dict[str, str] = {}
+    for k, node in enumerate(graph.node):
+        for i, name in enumerate(node.output):
+            if name and name not in keep:
+                renamed[name] = f"t{k}_{i}"
+                node.output[i] = renamed[name]
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name in renamed:
+                node.input[i] = renamed[name]
+    del graph.value_info[:]  # stale names; the quantizer re-infers shapes
+    onnx.save(model, str(path))
+
+
 def export_onnx(component, quantize: str, out_dir: Path) -> list[str]:
     """Write ``<component>.onnx`` (quantized as asked) into ``out_dir``; returns the file names."""
     from onnxruntime.quantization import (
@@ -71,6 +98,7 @@ def export_onnx(component, quantize: str, out_dir: Path) -> list[str]:
         float_path, prep_path = work / "float.onnx", work / "prep.onnx"
         _export_float(component, float_path)
         quant_pre_process(str(float_path), str(prep_path), skip_symbolic_shape=True)
+        _rename_intermediates(prep_path)
         if quantize == "int8":
             quantize_dynamic(str(prep_path), str(final), weight_type=QuantType.QInt8, per_channel=True)
         else:
