@@ -31,7 +31,7 @@ from accelerate import Accelerator
 from torch import nn
 from tqdm.auto import tqdm
 
-from mobilevid.artifacts import load_tensors, save_tensors, write_json
+from mobilevid.artifacts import save_tensors, write_json
 from mobilevid.data import make_dataset
 from mobilevid.errors import MobilevidError
 from mobilevid.models.conditioning import FrameLayoutEmbedding, pool_per_frame
@@ -98,15 +98,14 @@ def build_pool(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, vae: 
 
 
 def load_pool(pool_dir: Path, clips: int) -> tuple[torch.Tensor, list[str]]:
-    """All chunk files of a pool -> (latents (N, F, C, g, g), captions)."""
+    """All chunk files of a pool -> (latents (N, F, C, g, g), captions); one read per file."""
     from safetensors import safe_open
 
     latents, captions = [], []
     for start in range(0, clips, _CHUNK):
-        path = pool_dir / f"chunk-{start:07d}.safetensors"
-        with safe_open(str(path), "pt") as f:
+        with safe_open(str(pool_dir / f"chunk-{start:07d}.safetensors"), "pt") as f:
             captions += f.metadata()["captions"].split("\n")
-        latents.append(load_tensors(path)["latents"])
+            latents.append(f.get_tensor("latents"))
     return torch.cat(latents), captions
 
 
@@ -130,7 +129,8 @@ def layout_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, vae
     unique = sorted(set(captions))
     with torch.no_grad():
         states, _, mask = text.encode(unique)
-    which = torch.tensor([unique.index(c) for c in captions])
+    row_of = {c: i for i, c in enumerate(unique)}
+    which = torch.tensor([row_of[c] for c in captions])
     d = model_cfg.denoiser
     torch.manual_seed(cfg.seed + 4)
     model = LayoutRegressor(d.cross_attention_dim, d.block_out_channels[0], d.frame_layout_grid, d.in_channels)
