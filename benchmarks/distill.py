@@ -40,7 +40,8 @@ def main() -> None:
     rows = []
     for suite in args.suites:
         for name, pipe, steps in runs:
-            metrics = evaluate_model(pipe, suite, prompts, steps=steps, seed=0, progress=False)
+            metrics = evaluate_model(pipe, suite, prompts, steps=steps, seed=0,
+                                     label=f"{suite}: {name}")
             rows.append({"suite": suite, "run": name, **metrics})
             print(f"{suite}: {name}: {metrics}", flush=True)
     columns = ["suite", "run", "model_evaluations_per_video", "seconds_per_video"]

@@ -22,15 +22,18 @@ SUITES = ("shapes", "digits", "photos")
 
 def evaluate_model(pipe: Any, suite: str, num_prompts: int = 64, steps: int | None = None,
                    guidance: float | None = None, seed: int = 0, batch_size: int = 8,
-                   progress: bool = True) -> dict[str, float]:
-    """Run ``pipe`` on ``num_prompts`` held-out prompts of ``suite`` and score the results."""
+                   progress: bool = True, label: str | None = None) -> dict[str, float]:
+    """Run ``pipe`` on ``num_prompts`` held-out prompts of ``suite`` and score the results.
+
+    ``label`` names the run on the progress bar (default ``eval SUITE``).
+    """
     from mobilevid.eval import EVALUATORS
 
     prompts = heldout_prompts(suite, num_prompts, seed)
     videos: list[torch.Tensor] = []
     seconds = 0.0
     evals = 0
-    bar = tqdm(total=len(prompts), desc=f"eval {suite}", disable=not progress)
+    bar = tqdm(total=len(prompts), desc=label or f"eval {suite}", disable=not progress)
     for start in range(0, len(prompts), batch_size):
         chunk = prompts[start : start + batch_size]
         t0 = time.perf_counter()
