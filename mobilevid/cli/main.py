@@ -2,6 +2,7 @@
 
 Exit codes: 0 success; 1 a user error (missing file, bad config, bad value), printed as one
 line with no traceback (``--debug`` shows it); 2 a usage error (unknown command or flag).
+Third-party libraries' logs and warnings are hidden unless ``--verbose`` (or ``--debug``) is given.
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def quiet_third_party() -> None:
-    """Third-party import chatter (deprecations, torchao notices, weight-loading bars) is noise for users."""
+    """Third-party chatter (deprecations, torchao notices, weight-loading bars, the ONNX exporter's
+    optimizer passes: about 680 INFO/WARNING lines per export) is noise for users."""
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=UserWarning, module="torch")
-    for name in ("torch.utils._pytree", "torchao", "diffusers", "transformers", "accelerate"):
+    for name in ("torch.utils._pytree", "torch.onnx", "torch.export", "torch._dynamo", "torchao", "diffusers",
+                 "transformers", "accelerate", "onnxscript", "onnx_ir", "coremltools", "executorch"):
         logging.getLogger(name).setLevel(logging.ERROR)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
@@ -47,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mobilevid {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks and debug logs")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show third-party libraries' logs and warnings (hidden by default)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     import importlib
 
@@ -61,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
-    if not args.debug:
+    if not (args.debug or args.verbose):
         quiet_third_party()
     if args.command is None:
         parser.print_help()
