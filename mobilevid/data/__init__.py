@@ -6,6 +6,7 @@ batch them with ``collate``. ``make_dataset`` builds any of them from one string
     make_dataset("shapes")                 # built-in, by name (shapes, digits, photos)
     make_dataset("shapes+digits")          # interleaved mix (names and folders can be mixed)
     make_dataset("/data/my_videos")        # a folder of videos with captions.csv / .jsonl
+    make_dataset("shapes+/data/my_videos", size=(288, 512))   # any (height, width)
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def _valid_names() -> str:
     return f"{', '.join(BUILTIN_DATASETS)}, a mix like 'shapes+digits', or an existing folder of videos"
 
 
-def _build_one(name: str, split: str, num_frames: int, size: int, kw: dict[str, Any], used: set[str]) -> Dataset:
+def _build_one(name: str, split: str, num_frames: int, size: int | tuple[int, int], kw: dict[str, Any]) -> Dataset:
     if name in BUILTIN_DATASETS:
         cls: type = BUILTIN_DATASETS[name]
         args: dict[str, Any] = {"split": split, "num_frames": num_frames, "size": size}
@@ -47,15 +48,24 @@ def _build_one(name: str, split: str, num_frames: int, size: int, kw: dict[str, 
     else:
         raise MobilevidError(f"unknown data set {name!r}: expected {_valid_names()}")
     accepted = {k: v for k, v in kw.items() if k in inspect.signature(cls).parameters}
-    used.update(accepted)
     return cls(**args, **accepted)
 
 
-def make_dataset(name_or_dir: str, split: str = "train", num_frames: int = 16, size: int = 64, **kw: Any) -> Dataset:
+def _known_options() -> set[str]:
+    """Keywords some kind of data set takes (beyond the name, split, frame count and size)."""
+    kinds = [*BUILTIN_DATASETS.values(), FolderVideoDataset]
+    return {name for cls in kinds for name in inspect.signature(cls).parameters} - {"root", "split", "num_frames", "size"}
+
+
+def make_dataset(name_or_dir: str, split: str = "train", num_frames: int = 16, size: int | tuple[int, int] = 64,
+                 **kw: Any) -> Dataset:
     """A built-in set by name, a ``"a+b"`` mix (``MixedDataset``), or a ``FolderVideoDataset``.
 
-    Extra keywords go to the constructors that take them (``seed``, ``length``, ``fps``,
-    ``captions``); a keyword no constructor takes is an error.
+    ``size`` is one side (square frames) or ``(height, width)``. Extra keywords go to the parts
+    that take them: ``seed`` and ``length`` (items per epoch) to every part, ``fps``, ``captions``
+    and ``crop`` (how a clip is fitted to ``size``: ``"random"``, ``"center"``, ``"resize"``) to
+    folders only, so a caller can pass them whatever the spec holds. A keyword no kind of data set
+    takes is an error.
     """
     name_or_dir = str(name_or_dir)
     if split not in SPLITS:
@@ -64,11 +74,10 @@ def make_dataset(name_or_dir: str, split: str = "train", num_frames: int = 16, s
     parts = [name_or_dir] if Path(name_or_dir).is_dir() else [p.strip() for p in name_or_dir.split("+")]
     if not all(parts):
         raise MobilevidError(f"malformed data set name {name_or_dir!r}: expected {_valid_names()}")
-    used: set[str] = set()
-    datasets = [_build_one(p, split, num_frames, size, kw, used) for p in parts]
-    unknown = sorted(set(kw) - used)
+    unknown = sorted(set(kw) - _known_options())
     if unknown:
         raise MobilevidError(f"unknown option(s) {', '.join(unknown)} for data set {name_or_dir!r}")
+    datasets = [_build_one(p, split, num_frames, size, kw) for p in parts]
     return datasets[0] if len(datasets) == 1 else MixedDataset(datasets)
 
 

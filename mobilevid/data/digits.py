@@ -60,8 +60,8 @@ class DigitsDataset(ProceduralClipDataset):
     name = "digits"
     num_templates = 2
 
-    def __init__(self, split: str = "train", num_frames: int = 16, size: int = 64, length: int | None = None,
-                 seed: int = 0) -> None:
+    def __init__(self, split: str = "train", num_frames: int = 16, size: int | tuple[int, int] = 64,
+                 length: int | None = None, seed: int = 0) -> None:
         super().__init__(split, num_frames, size, length, seed)
         images, labels = digit_images()
         idx = image_split()[split]
@@ -90,29 +90,30 @@ class DigitsDataset(ProceduralClipDataset):
 
     def render(self, combo: tuple, index: int, rng: np.random.Generator) -> np.ndarray:
         digit, motion = combo
-        size, frames = self.size, self.num_frames
+        height, width, frames = self.height, self.width, self.num_frames
         images, _ = digit_images()
         image = images[int(rng.choice(self._by_digit[digit]))] / 16.0
-        side = int(round(rng.uniform(*SPRITE_RANGE) * size))
+        side = int(round(rng.uniform(*SPRITE_RANGE) * min(height, width)))
         # Bicubic upscaling turns the 4x4-pixel blocks of the 8x8 bitmaps into smooth strokes.
         sprite = np.clip(resize(image, (side, side), order=3, mode="edge", anti_aliasing=False), 0.0, 1.0)
         dx, dy = DIRECTIONS[motion]
-        travel = (DIAGONAL_TRAVEL if dx and dy else STRAIGHT_TRAVEL) * size
+        travel = DIAGONAL_TRAVEL if dx and dy else STRAIGHT_TRAVEL  # of the frame, along each axis
         t = np.linspace(0.0, 1.0, frames)
-        xs = self._path(rng, side, dx * travel, t)
-        ys = self._path(rng, side, dy * travel, t)
+        xs = self._path(rng, side, dx * travel * width, t, width)
+        ys = self._path(rng, side, dy * travel * height, t, height)
         bg, fg = rng.uniform(0.0, 0.12), rng.uniform(0.85, 1.0)
-        out = np.empty((frames, size, size, 3), dtype=np.float32)
+        out = np.empty((frames, height, width, 3), dtype=np.float32)
         for f in range(frames):
             # Sub-pixel placement by an affine warp keeps the motion smooth.
-            alpha = warp(sprite, AffineTransform(translation=(-xs[f], -ys[f])), output_shape=(size, size),
+            alpha = warp(sprite, AffineTransform(translation=(-xs[f], -ys[f])), output_shape=(height, width),
                          order=1, mode="constant", cval=0.0)
             out[f] = (bg + (fg - bg) * alpha)[..., None]
         return out
 
-    def _path(self, rng: np.random.Generator, side: int, travel: float, t: np.ndarray) -> np.ndarray:
-        """Top-left positions along one axis, with the sprite inside the frame all along."""
-        lo, hi = 0.0, float(self.size - side)
+    @staticmethod
+    def _path(rng: np.random.Generator, side: int, travel: float, t: np.ndarray, extent: int) -> np.ndarray:
+        """Top-left positions along one axis of ``extent`` pixels, with the sprite inside the frame all along."""
+        lo, hi = 0.0, float(extent - side)
         start_lo, start_hi = lo - min(0.0, travel), hi - max(0.0, travel)
         start = rng.uniform(start_lo, max(start_lo, start_hi))
         return start + travel * t

@@ -13,8 +13,11 @@ folder, or to the caption file's own folder) and the text in ``caption`` / ``tex
 ``{value}.mp4`` (or another video extension), also under ``page_dir/``.
 
 Frames follow MagicVideo's sampling (Zhou et al. 2022): a random sub-segment of the clip,
-sampled uniformly at a target frame rate, resized (short side) and centre-cropped. The
-random start is a pure function of ``(seed, index)``, so a resumed run sees the same clips.
+sampled uniformly at a target frame rate (clips of any frame rate), then fitted to the
+requested height and width whatever the clip's size and aspect ratio (``fit_clip``: a
+random or centre crop after scaling to cover the frame, or a plain resize). ``length``
+items cycle over the videos, each with its own segment and crop; both are a pure function
+of ``(seed, index)``, so a resumed run sees the same clips.
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ from typing import Any
 import av
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from mobilevid.data.frame_size import CROP_MODES, CropMode, fit_clip, frame_size
 from mobilevid.errors import MobilevidError
 
 logger = logging.getLogger("mobilevid.data")
@@ -143,19 +146,27 @@ def probe_video(path: Path) -> tuple[float, float] | None:
 class FolderVideoDataset(Dataset):
     """Videos and captions from a folder (see module docstring); items like the built-in sets.
 
-    Items: ``{"video": (num_frames, 3, size, size) in [-1, 1], "caption": str, "labels": {"file": str}}``.
+    Items: ``{"video": (num_frames, 3, height, width) in [-1, 1], "caption": str, "labels": {"file": str}}``;
+    ``size`` is one side (square) or ``(height, width)``. ``length`` (default: one item per video)
+    sets the epoch: item ``i`` is video ``i % len(entries)``, with a segment and crop drawn for ``i``.
     Files the probe cannot read, or that the caption file names but are absent, are skipped:
     ``num_skipped`` counts them and ``skipped`` lists them; one warning summarises them.
     """
 
-    def __init__(self, root: str | Path, captions: str | Path | None = None, num_frames: int = 16, size: int = 64,
-                 fps: float = 8.0, seed: int = 0) -> None:
+    def __init__(self, root: str | Path, captions: str | Path | None = None, num_frames: int = 16,
+                 size: int | tuple[int, int] = 64, fps: float = 8.0, seed: int = 0, length: int | None = None,
+                 crop: CropMode = "center") -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise MobilevidError(f"video folder {root} does not exist or is not a directory")
-        if num_frames < 1 or size < 1 or fps <= 0:
-            raise MobilevidError(f"need num_frames >= 1, size >= 1 and fps > 0, got {num_frames}, {size}, {fps}")
-        self.num_frames, self.size, self.fps, self.seed = int(num_frames), int(size), float(fps), int(seed)
+        self.height, self.width = frame_size(size)
+        if num_frames < 1 or not fps > 0:
+            raise MobilevidError(f"need num_frames >= 1 and fps > 0, got {num_frames}, {fps}")
+        if crop not in CROP_MODES:
+            raise MobilevidError(f"unknown crop mode {crop!r}: expected one of {', '.join(CROP_MODES)}")
+        if length is not None and length < 1:
+            raise MobilevidError(f"length must be >= 1, got {length}")
+        self.num_frames, self.fps, self.seed, self.crop = int(num_frames), float(fps), int(seed), crop
         self.caption_file = find_caption_file(self.root, captions)
         rows, columns = read_caption_rows(self.caption_file)
         file_column = _pick_column(columns, FILE_COLUMNS, "file", self.caption_file)
@@ -184,17 +195,18 @@ class FolderVideoDataset(Dataset):
                            len(self.skipped), tried, self.caption_file, missing, unreadable, self.skipped[0])
         if not self.entries:
             raise MobilevidError(f"no readable video in {self.root} ({tried} files tried)")
+        self.length = int(length) if length is not None else len(self.entries)
 
     @property
     def num_skipped(self) -> int:
         return len(self.skipped)
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return self.length
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        if not 0 <= index < len(self.entries):
-            raise IndexError(f"index {index} out of range for a folder data set of {len(self.entries)} videos")
+        if not 0 <= index < self.length:
+            raise IndexError(f"index {index} out of range for a folder data set of length {self.length}")
         # A file that probed fine can still fail to decode; fall back to the next one, deterministically.
         for attempt in range(_MAX_FALLBACKS):
             entry = self.entries[(index + attempt) % len(self.entries)]
@@ -206,7 +218,7 @@ class FolderVideoDataset(Dataset):
                 continue
             if frames is not None:
                 rel = entry.path.relative_to(self.root) if entry.path.is_relative_to(self.root) else entry.path
-                return {"video": self._to_tensor(frames), "caption": entry.caption, "labels": {"file": str(rel)}}
+                return {"video": self._to_tensor(frames, rng), "caption": entry.caption, "labels": {"file": str(rel)}}
             logger.warning("no frames decoded from %s; using the next video", entry.path)
         raise MobilevidError(f"could not decode {_MAX_FALLBACKS} videos in a row from {self.root}")
 
@@ -242,13 +254,8 @@ class FolderVideoDataset(Dataset):
                 picked += [previous_array] * (self.num_frames - len(picked))
         return np.stack(picked)
 
-    def _to_tensor(self, frames: np.ndarray) -> torch.Tensor:
-        """uint8 (F, H, W, 3) -> (F, 3, size, size) in [-1, 1]: short side to ``size``, centre crop."""
+    def _to_tensor(self, frames: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        """uint8 (F, h, w, 3) -> (F, 3, height, width) in [-1, 1], fitted by ``self.crop``."""
         clip = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0
-        height, width = clip.shape[-2:]
-        scale = self.size / min(height, width)
-        new_h, new_w = max(self.size, round(height * scale)), max(self.size, round(width * scale))
-        clip = F.interpolate(clip, size=(new_h, new_w), mode="bilinear", antialias=True, align_corners=False)
-        top, left = (new_h - self.size) // 2, (new_w - self.size) // 2
-        clip = clip[:, :, top : top + self.size, left : left + self.size]
+        clip = fit_clip(clip, self.height, self.width, self.crop, rng)
         return (clip.clamp(0.0, 1.0) * 2.0 - 1.0).contiguous()

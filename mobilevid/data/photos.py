@@ -2,7 +2,7 @@
 
 Real image content with a known global camera motion: a virtual camera window slides
 (pan) or shrinks/grows (zoom) over one of scikit-image's bundled photos (``skimage.data``,
-no download), and each frame is the window resampled to ``size x size`` by an affine warp,
+no download), and each frame is the window resampled to the frame size by an affine warp,
 so the motion is smooth and sub-pixel. ``mobilevid.eval.photos_scorer`` reads the motion
 back by global motion estimation.
 
@@ -23,6 +23,7 @@ from skimage import data as skdata
 from skimage.color import gray2rgb
 from skimage.transform import AffineTransform, rescale, warp
 
+from mobilevid.data.frame_size import frame_size
 from mobilevid.data.procedural import ProceduralClipDataset
 
 # name -> (loader, noun used in captions). Only photos that ship with scikit-image itself
@@ -47,9 +48,10 @@ PAN_CONTENT_DIRECTION: dict[str, tuple[int, int]] = {
 }
 MOTIONS = (*PAN_CONTENT_DIRECTION, "zoom-in", "zoom-out")
 
-PRESCALE = 2.5  # photos are pre-shrunk so their short side is 2.5 frames: windows downsample <= 2.2x
-PAN_WINDOW = (1.0, 1.4)  # window side in frames; a pan travels half a window (half the frame)
-ZOOM_WINDOW = (1.8, 2.2)  # largest window side; a zoom changes the window side by 2x
+# Windows have the frame's aspect ratio; their sizes are in frames (1.0 = the frame's own size).
+PRESCALE = 2.5  # photos are pre-shrunk so their short side is 2.5 frame long sides: windows downsample <= 2.2x
+PAN_WINDOW = (1.0, 1.4)  # window size in frames; a pan travels half a window (half the frame)
+ZOOM_WINDOW = (1.8, 2.2)  # largest window size; a zoom changes the window's sides by 2x
 ZOOM_FACTOR = 2.0
 
 
@@ -64,12 +66,17 @@ def photo(subject: str, size: int) -> np.ndarray:
     return rescale(image, factor, channel_axis=-1, anti_aliasing=True).astype(np.float32)
 
 
-def crop_window(image: np.ndarray, x0: float, y0: float, side: float, size: int) -> np.ndarray:
-    """Resample the square window (top-left x0, y0; side in pixels) of ``image`` to size x size."""
-    scale = side / size
+def crop_window(image: np.ndarray, x0: float, y0: float, side: float, size: int | tuple[int, int]) -> np.ndarray:
+    """Resample a window of ``image`` with the frame's aspect ratio to the frame ``size``.
+
+    ``size`` is one side (square) or (height, width); the window's top-left is (x0, y0) and
+    ``side`` is its extent, in image pixels, along the frame's shorter axis.
+    """
+    height, width = frame_size(size)
+    scale = side / min(height, width)
     # Output pixel centre j samples input position x0 + (j + 0.5) * scale - 0.5.
     tform = AffineTransform(scale=scale, translation=(x0 + 0.5 * scale - 0.5, y0 + 0.5 * scale - 0.5))
-    return warp(image, tform, output_shape=(size, size), order=1, mode="edge").astype(np.float32)
+    return warp(image, tform, output_shape=(height, width), order=1, mode="edge").astype(np.float32)
 
 
 class PhotosDataset(ProceduralClipDataset):
@@ -108,26 +115,28 @@ class PhotosDataset(ProceduralClipDataset):
 
     def render(self, combo: tuple, index: int, rng: np.random.Generator) -> np.ndarray:
         subject, motion = combo
-        size, frames = self.size, self.num_frames
-        image = photo(subject, size)
+        frame = (self.height, self.width)
+        short, frames = min(frame), self.num_frames
+        # Window extent along x and y per unit of its extent along the frame's shorter axis.
+        ax, ay = self.width / short, self.height / short
+        image = photo(subject, max(frame))
         height, width = image.shape[:2]
         t = np.linspace(0.0, 1.0, frames)
         if motion in PAN_CONTENT_DIRECTION:
-            side = np.full(frames, rng.uniform(*PAN_WINDOW) * size)
+            side = np.full(frames, rng.uniform(*PAN_WINDOW) * short)
             cdx, cdy = PAN_CONTENT_DIRECTION[motion]
-            travel = 0.5 * side[0]
-            # The window moves against the content.
-            xs = self._path(rng, width, side[0], -cdx * travel, t)
-            ys = self._path(rng, height, side[0], -cdy * travel, t)
+            # The window moves against the content, by half its own extent along the pan's axis.
+            xs = self._path(rng, width, side[0] * ax, -cdx * 0.5 * side[0] * ax, t)
+            ys = self._path(rng, height, side[0] * ay, -cdy * 0.5 * side[0] * ay, t)
         else:
-            big = rng.uniform(*ZOOM_WINDOW) * size
+            big = rng.uniform(*ZOOM_WINDOW) * short
             # Geometric interpolation: the same zoom ratio between every pair of frames.
             ratio = ZOOM_FACTOR ** (-t if motion == "zoom-in" else t - 1.0)
             side = big * ratio
-            cx = rng.uniform(big / 2, width - big / 2)
-            cy = rng.uniform(big / 2, height - big / 2)
-            xs, ys = cx - side / 2, cy - side / 2
-        return np.stack([crop_window(image, xs[f], ys[f], side[f], size) for f in range(frames)])
+            cx = rng.uniform(big * ax / 2, width - big * ax / 2)
+            cy = rng.uniform(big * ay / 2, height - big * ay / 2)
+            xs, ys = cx - side * ax / 2, cy - side * ay / 2
+        return np.stack([crop_window(image, xs[f], ys[f], side[f], frame) for f in range(frames)])
 
     @staticmethod
     def _path(rng: np.random.Generator, extent: int, side: float, travel: float, t: np.ndarray) -> np.ndarray:

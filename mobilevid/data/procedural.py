@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from mobilevid.data.frame_size import frame_size
 from mobilevid.errors import MobilevidError
 
 SPLITS = ("train", "heldout")
@@ -41,23 +42,25 @@ class ProceduralClipDataset(Dataset):
 
     Subclasses set ``name`` and ``num_templates`` and implement ``all_combos()``,
     ``is_heldout(combo)``, ``labels_of(combo)``, ``caption(labels, template)`` and
-    ``render(combo, index, rng)`` -> frames (F, H, W, 3) float in [0, 1].
+    ``render(combo, index, rng)`` -> frames (F, height, width, 3) float in [0, 1]. ``size`` is one
+    side (square) or ``(height, width)``; a square render is the same at either spelling.
     """
 
     name = "procedural"
     num_templates = 1
 
-    def __init__(self, split: str = "train", num_frames: int = 16, size: int = 64, length: int | None = None,
-                 seed: int = 0) -> None:
+    def __init__(self, split: str = "train", num_frames: int = 16, size: int | tuple[int, int] = 64,
+                 length: int | None = None, seed: int = 0) -> None:
         if split not in SPLITS:
             raise MobilevidError(f"unknown split {split!r} for the {self.name} data set: expected one of {', '.join(SPLITS)}")
         if num_frames < 1:
             raise MobilevidError(f"num_frames must be >= 1 for the {self.name} data set, got {num_frames}")
-        if size < 16:
-            raise MobilevidError(f"size must be >= 16 pixels for the {self.name} data set, got {size}")
+        self.height, self.width = frame_size(size)
+        if min(self.height, self.width) < 16:
+            raise MobilevidError(f"height and width must be >= 16 pixels for the {self.name} data set, "
+                                 f"got {self.height}x{self.width}")
         self.split = split
         self.num_frames = int(num_frames)
-        self.size = int(size)
         self.seed = int(seed)
         # An epoch length only: clips are rendered on the fly, so any length is as cheap as any other.
         self.length = int(length) if length is not None else (8192 if split == "train" else 512)

@@ -21,6 +21,7 @@ from skimage.draw import disk, polygon
 from skimage.filters import gaussian
 from skimage.transform import downscale_local_mean
 
+from mobilevid.data.frame_size import frame_size
 from mobilevid.data.procedural import ProceduralClipDataset
 
 # RGB in [0, 1]; pairwise distances >= 0.5 so the nearest-palette colour stays unambiguous
@@ -42,8 +43,9 @@ DIRECTIONS: dict[str, tuple[int, int]] = {
 }
 MOTIONS = (*DIRECTIONS, "grow", "shrink", "still")
 
-# Geometry as fractions of the frame side: a straight move covers half the frame, a diagonal
-# 0.4 of it per axis (0.57 along the diagonal): large enough to read back without doubt.
+# Geometry as fractions of the frame: a straight move covers half the frame along its axis, a
+# diagonal 0.4 of it per axis (0.57 along the diagonal of a square frame): large enough to read
+# back without doubt. Sizes are fractions of the shorter side, so a non-square frame keeps them.
 STRAIGHT_TRAVEL = 0.5
 DIAGONAL_TRAVEL = 0.4
 RADIUS_RANGE = (0.11, 0.15)
@@ -67,16 +69,20 @@ def half_extent(shape: str, radius: float) -> tuple[float, float]:
     return radius, radius
 
 
-def shape_mask(shape: str, cx: float, cy: float, radius: float, size: int) -> np.ndarray:
-    """Anti-aliased coverage (size, size) in [0, 1] of a shape centred on (cx, cy) (pixel units)."""
+def shape_mask(shape: str, cx: float, cy: float, radius: float, size: int | tuple[int, int]) -> np.ndarray:
+    """Anti-aliased coverage (height, width) in [0, 1] of a shape centred on (cx, cy) (pixel units).
+
+    ``size`` is one side (square) or (height, width).
+    """
     ss = _SUPERSAMPLE
+    height, width = frame_size(size)
     hw, hh = half_extent(shape, radius)
     # Supersample only the shape's bounding box (plus a pixel): 10x cheaper than the full frame.
-    x0 = int(np.clip(np.floor(cx - hw) - 1, 0, size))
-    x1 = int(np.clip(np.ceil(cx + hw) + 1, 0, size))
-    y0 = int(np.clip(np.floor(cy - hh) - 1, 0, size))
-    y1 = int(np.clip(np.ceil(cy + hh) + 1, 0, size))
-    out = np.zeros((size, size), dtype=np.float32)
+    x0 = int(np.clip(np.floor(cx - hw) - 1, 0, width))
+    x1 = int(np.clip(np.ceil(cx + hw) + 1, 0, width))
+    y0 = int(np.clip(np.floor(cy - hh) - 1, 0, height))
+    y1 = int(np.clip(np.ceil(cy + hh) + 1, 0, height))
+    out = np.zeros((height, width), dtype=np.float32)
     if x1 <= x0 or y1 <= y0:
         return out
     canvas = np.zeros(((y1 - y0) * ss, (x1 - x0) * ss), dtype=np.float32)
@@ -98,22 +104,25 @@ def shape_mask(shape: str, cx: float, cy: float, radius: float, size: int) -> np
     return out
 
 
-def background(size: int, rng: np.random.Generator) -> np.ndarray:
-    """A dark background (size, size, 3): plain, low-contrast smooth noise, or faint stripes.
+def background(size: int | tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A dark background (height, width, 3): plain, low-contrast smooth noise, or faint stripes.
 
     Texture is luminance only and at most ~0.05 in amplitude, so it never changes the hue.
+    ``size`` is one side (square) or (height, width); texture scales follow the shorter side.
     """
+    height, width = frame_size(size)
+    side = min(height, width)
     level = rng.uniform(0.04, 0.2)
     base = np.clip(level + rng.uniform(-0.03, 0.03, size=3), 0.0, 1.0)
     kind = rng.choice(["plain", "noise", "stripes"])
     if kind == "plain":
-        texture = np.zeros((size, size))
+        texture = np.zeros((height, width))
     elif kind == "noise":
-        texture = gaussian(rng.standard_normal((size, size)), sigma=size / 16)
+        texture = gaussian(rng.standard_normal((height, width)), sigma=side / 16)
         texture = 0.05 * texture / (np.abs(texture).max() + 1e-8)
     else:
-        y, x = np.mgrid[0:size, 0:size]
-        theta, freq = rng.uniform(0, np.pi), rng.uniform(2, 6) / size
+        y, x = np.mgrid[0:height, 0:width]
+        theta, freq = rng.uniform(0, np.pi), rng.uniform(2, 6) / side
         texture = 0.04 * np.sin(2 * np.pi * freq * (x * np.cos(theta) + y * np.sin(theta)) + rng.uniform(0, 2 * np.pi))
     return np.clip(base[None, None, :] + texture[..., None], 0.0, 1.0).astype(np.float32)
 
@@ -151,8 +160,8 @@ class ShapesDataset(ProceduralClipDataset):
 
     def render(self, combo: tuple, index: int, rng: np.random.Generator) -> np.ndarray:
         color, shape, motion = combo
-        size, frames = self.size, self.num_frames
-        radius = rng.uniform(*RADIUS_RANGE) * size
+        height, width, frames = self.height, self.width, self.num_frames
+        radius = rng.uniform(*RADIUS_RANGE) * min(height, width)
         t = np.linspace(0.0, 1.0, frames)
         if motion in ("grow", "shrink"):
             lo, hi = GROW_SCALES
@@ -161,20 +170,21 @@ class ShapesDataset(ProceduralClipDataset):
             scale = np.ones(frames)
         hw, hh = half_extent(shape, radius * scale.max())
         dx, dy = DIRECTIONS.get(motion, (0, 0))
-        travel = (DIAGONAL_TRAVEL if dx and dy else STRAIGHT_TRAVEL) * size
-        xs = self._path(rng, hw, dx * travel, t)
-        ys = self._path(rng, hh, dy * travel, t)
+        travel = DIAGONAL_TRAVEL if dx and dy else STRAIGHT_TRAVEL
+        xs = self._path(rng, hw, dx * travel * width, t, width)
+        ys = self._path(rng, hh, dy * travel * height, t, height)
         rgb = np.clip(np.array(PALETTE[color]) + rng.uniform(-0.05, 0.05, size=3), 0.0, 1.0).astype(np.float32)
-        bg = background(size, rng)
-        out = np.empty((frames, size, size, 3), dtype=np.float32)
+        bg = background((height, width), rng)
+        out = np.empty((frames, height, width, 3), dtype=np.float32)
         for f in range(frames):
-            alpha = shape_mask(shape, xs[f], ys[f], radius * scale[f], size)[..., None]
+            alpha = shape_mask(shape, xs[f], ys[f], radius * scale[f], (height, width))[..., None]
             out[f] = bg * (1.0 - alpha) + rgb * alpha
         return out
 
-    def _path(self, rng: np.random.Generator, half: float, travel: float, t: np.ndarray) -> np.ndarray:
-        """Positions along one axis: a random start such that the whole shape stays in frame."""
-        lo, hi = half + 1.0, self.size - half - 1.0
+    @staticmethod
+    def _path(rng: np.random.Generator, half: float, travel: float, t: np.ndarray, extent: int) -> np.ndarray:
+        """Positions along one axis of ``extent`` pixels: a random start such that the whole shape stays in frame."""
+        lo, hi = half + 1.0, extent - half - 1.0
         start_lo, start_hi = lo - min(0.0, travel), hi - max(0.0, travel)
         start = rng.uniform(start_lo, max(start_lo, start_hi))
         return start + travel * t

@@ -32,8 +32,10 @@ def test_mix_interleaves():
 def test_folder_and_mix_with_folder(video_folder):
     folder = make_dataset(str(video_folder), num_frames=4, size=16, fps=4.0)
     assert isinstance(folder, FolderVideoDataset) and len(folder) == 3 and folder.fps == 4.0
-    mix = make_dataset(f"shapes+{video_folder}", num_frames=4, size=16, fps=4.0, length=2)
-    assert len(mix) == 6 and mix[1]["video"].shape == mix[0]["video"].shape == (4, 3, 16, 16)
+    # length applies to every part: the folder's 3 videos cycle over its 5 items.
+    mix = make_dataset(f"shapes+{video_folder}", num_frames=4, size=16, fps=4.0, length=5)
+    assert len(mix) == 10 and mix[1]["video"].shape == mix[0]["video"].shape == (4, 3, 16, 16)
+    assert mix[1]["labels"] == mix[7]["labels"] == {"file": "clip0.mp4"}
 
 
 def test_unknown_name_or_option():
