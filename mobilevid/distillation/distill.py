@@ -32,14 +32,13 @@ from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
 from mobilevid.config import to_dict
-from mobilevid.data import make_dataset
 from mobilevid.distillation.discriminator import Discriminator
 from mobilevid.distillation.distill_config import DistillConfig
 from mobilevid.errors import MobilevidError
 from mobilevid.models.rectified_flow import TIMESTEP_SCALE, add_noise, predict_x0, sample_times
 from mobilevid.pipeline import Pipeline
 from mobilevid.sampling import VelocityFn, sample_flow_euler, sample_x0_renoise, shift_sigmas, unshift_sigma
-from mobilevid.training.batches import StepBatches, step_generator
+from mobilevid.training.batches import StepBatches, step_generator, training_data
 from mobilevid.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from mobilevid.training.run_setup import start_run
 from mobilevid.training.text_cache import TextCache
@@ -47,7 +46,6 @@ from mobilevid.training.text_cache import TextCache
 logger = logging.getLogger("mobilevid.distill")
 
 _LEVEL, _NOISE, _RENOISE, _R1, _FAKE, _BACKSIM, _BACKSIM_NOISE = 21, 22, 23, 24, 25, 26, 27
-_DATA_LENGTH = 10_000_000
 
 
 def student_sigmas(cfg: DistillConfig, shift: float = 1.0) -> list[float]:
@@ -124,6 +122,7 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
     shift = float(teacher_pipe.scheduler.config.shift)
     sigmas = student_sigmas(cfg, shift)
     model_cfg = teacher_pipe.config
+    training_data(cfg.data, model_cfg, cfg.seed, cfg.data_crop)  # a bad --data fails here, before the run starts
     acc = start_run(out, cfg.mixed_precision, cfg.seed, {**to_dict(cfg), "teacher": str(teacher_dir)}, argv, "distill")
 
     teacher = teacher_pipe.denoiser.eval().requires_grad_(False).to(acc.device)
@@ -134,8 +133,7 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
     disc = Discriminator(teacher, temporal_heads=cfg.temporal_heads).to(acc.device)
     heads = torch.nn.ModuleDict({n: m for n, m in disc.named_children() if n != "teacher"})  # shares disc's modules
     text = TextCache(teacher_pipe.text_encoder)
-    data = make_dataset(cfg.data, "train", num_frames=model_cfg.num_frames, size=model_cfg.height, seed=cfg.seed,
-                        length=_DATA_LENGTH)
+    data = training_data(cfg.data, model_cfg, cfg.seed, cfg.data_crop)  # at the teacher's size and frame rate
     batches = StepBatches(data, cfg.batch_size, cfg.seed, cfg.image_ratio, acc.process_index, acc.num_processes)
     rank = acc.process_index
 

@@ -11,6 +11,8 @@ class DistillConfig:
     """``mobilevid distill``: a few-step student from a teacher, adversarially."""
 
     data: str = "shapes+digits+photos"
+    # How a video folder's clips are fitted to the teacher's size (random/center crop or resize; see TrainConfig).
+    data_crop: Literal["random", "center", "resize"] = "random"
     seed: int = 0
     steps: int = 1000  # training iterations (one discriminator and one student update each)
     student_steps: int = 4  # sampling steps of the student

@@ -32,13 +32,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from mobilevid.artifacts import save_tensors, write_json
-from mobilevid.data import make_dataset
 from mobilevid.errors import MobilevidError
 from mobilevid.models.conditioning import FrameLayoutEmbedding, pool_per_frame
 from mobilevid.models.presets import ModelConfig
 from mobilevid.models.text_encoder import TextEncoder
 from mobilevid.models.vae import VideoVAE
-from mobilevid.training.batches import step_generator
+from mobilevid.training.batches import step_generator, training_data
 from mobilevid.training.loop import LoopSettings, run_loop
 from mobilevid.training.train_config import TrainConfig
 
@@ -75,8 +74,7 @@ def pooled_latents(vae: VideoVAE, video: torch.Tensor, grid: int) -> torch.Tenso
 def build_pool(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, vae: VideoVAE, pool_dir: Path) -> None:
     """Render and encode ``cfg.layout.clips`` training clips into chunk files; finished chunks are kept."""
     s, grid = cfg.layout, model_cfg.denoiser.frame_layout_grid
-    data = make_dataset(cfg.data, "train", num_frames=model_cfg.num_frames, size=model_cfg.height,
-                        seed=cfg.seed, length=s.clips)
+    data = training_data(cfg.data, model_cfg, cfg.seed, cfg.data_crop, length=s.clips)
     chunks = range(0, s.clips, _CHUNK)
     mine = [c for i, c in enumerate(chunks) if i % acc.num_processes == acc.process_index]
     vae = vae.eval().to(acc.device)

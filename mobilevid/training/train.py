@@ -22,7 +22,6 @@ from diffusers import FlowMatchEulerDiscreteScheduler
 
 from mobilevid.artifacts import check_state_dict, load_module_weights, load_tensors, read_json, write_json
 from mobilevid.config import from_dict, to_dict
-from mobilevid.data import make_dataset
 from mobilevid.errors import MobilevidError
 from mobilevid.models.arch_spec import load_arch, parse_arch
 from mobilevid.models.presets import ModelConfig, SamplingConfig, get_preset
@@ -31,7 +30,7 @@ from mobilevid.models.text_encoder import TextEncoder
 from mobilevid.models.vae import VideoVAE
 from mobilevid.models.video_unet import VideoUNet
 from mobilevid.pipeline import resolve_model_dir
-from mobilevid.training.batches import StepBatches, step_generator
+from mobilevid.training.batches import StepBatches, step_generator, training_data
 from mobilevid.training.layout_stage import layout_stage
 from mobilevid.training.loop import LoopSettings, run_loop
 from mobilevid.training.run_setup import start_run
@@ -42,7 +41,6 @@ logger = logging.getLogger("mobilevid.train")
 
 _NOISE, _TIME, _DROP, _COND, _VAE, _TERMINAL = 1, 2, 3, 4, 5, 6
 STAGES = ("vae", "vae_decoder", "layout", "denoiser")  # in the order they run
-_DATA_LENGTH = 10_000_000  # procedural clips are rendered on demand; the length only bounds indices
 # Modules with a zero-initialised output: a fine-tune may add them to a trained denoiser.
 _STARTS_AS_IDENTITY = ("temporal.", "frame_text_embedding.", "position_embedding.", "frame_layout_embedding.")
 
@@ -56,6 +54,8 @@ def _model_config(cfg: TrainConfig) -> ModelConfig:
     for flag in ("frame_text_conditioning", "position_embedding", "frame_layout_conditioning"):
         if getattr(cfg, flag) is not None:  # None keeps the preset's / starting model's choice
             setattr(model_cfg.denoiser, flag, getattr(cfg, flag))
+    if cfg.height is not None or cfg.width is not None:
+        _set_frame_size(model_cfg, cfg.height or model_cfg.height, cfg.width or model_cfg.width)
     if cfg.arch is not None:
         parse_arch(cfg.arch, model_cfg.denoiser)  # one-line error on a bad spec before any work starts
         model_cfg.denoiser.arch = load_arch(cfg.arch) if isinstance(cfg.arch, str) else dict(cfg.arch)
@@ -65,7 +65,24 @@ def _model_config(cfg: TrainConfig) -> ModelConfig:
         model_cfg.num_frames = cfg.num_frames
         model_cfg.denoiser.num_frames = cfg.num_frames
     model_cfg.sampling = SamplingConfig(steps=cfg.sample_steps, guidance=cfg.sample_guidance)
+    try:  # the overrides above bypass the dataclasses' own checks: run them again, as one-line errors
+        model_cfg.denoiser.__post_init__()
+        model_cfg.__post_init__()
+    except ValueError as err:
+        raise MobilevidError(f"model config ({model_cfg.height}x{model_cfg.width} pixels): {err}") from None
+    if cfg.height is not None or cfg.width is not None:
+        parse_arch(model_cfg.denoiser.arch, model_cfg.denoiser)  # 3D attention's token bound depends on the size
     return model_cfg
+
+
+def _set_frame_size(model_cfg: ModelConfig, height: int, width: int) -> None:
+    """Train at ``height`` x ``width`` pixels: the denoiser's latent grid follows (any aspect ratio)."""
+    down = model_cfg.vae.downsample
+    if height < 1 or width < 1 or height % down or width % down:
+        raise MobilevidError(f"height and width must be positive multiples of the VAE's downsampling factor "
+                             f"{down}, got {height}x{width}")
+    model_cfg.height, model_cfg.width = height, width
+    model_cfg.denoiser.latent_height, model_cfg.denoiser.latent_width = height // down, width // down
 
 
 def reconstruction_loss(recon: torch.Tensor, x: torch.Tensor, mse_weight: float, object_weight: float) -> torch.Tensor:
@@ -89,7 +106,7 @@ def _vae_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, out: 
     torch.manual_seed(cfg.seed)
     vae = VideoVAE(model_cfg.vae)
     frames = min(s.frames, model_cfg.num_frames)
-    data = make_dataset(cfg.data, "train", num_frames=frames, size=model_cfg.height, seed=cfg.seed, length=_DATA_LENGTH)
+    data = training_data(cfg.data, model_cfg, cfg.seed, cfg.data_crop, num_frames=frames)
     batches = StepBatches(data, s.batch_size, cfg.seed, 0.0, acc.process_index, acc.num_processes)
 
     def loss_fn(model: torch.nn.Module, step: int) -> tuple[torch.Tensor, dict[str, float]]:
@@ -136,8 +153,7 @@ def _vae_decoder_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfi
     if vae.vae.quant_conv is not None:
         vae.vae.quant_conv.requires_grad_(False)
     frames = min(s.frames, model_cfg.num_frames)
-    data = make_dataset(cfg.data, "train", num_frames=frames, size=model_cfg.height, seed=cfg.seed + 2,
-                        length=_DATA_LENGTH)
+    data = training_data(cfg.data, model_cfg, cfg.seed + 2, cfg.data_crop, num_frames=frames)
     batches = StepBatches(data, s.batch_size, cfg.seed + 2, 0.0, acc.process_index, acc.num_processes)
 
     def loss_fn(model: torch.nn.Module, step: int) -> tuple[torch.Tensor, dict[str, float]]:
@@ -218,8 +234,7 @@ def _denoiser_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, 
         logger.info("the layout map starts from %s", fitted_layout)
     vae = vae.eval().requires_grad_(False).to(acc.device)
     text = TextCache(TextEncoder(model_cfg.text_encoder, model_cfg.text_max_length))
-    data = make_dataset(cfg.data, "train", num_frames=model_cfg.num_frames, size=model_cfg.height, seed=cfg.seed,
-                        length=_DATA_LENGTH)
+    data = training_data(cfg.data, model_cfg, cfg.seed, cfg.data_crop)
     batches = StepBatches(data, s.batch_size, cfg.seed, s.image_ratio, acc.process_index, acc.num_processes)
     rank = acc.process_index
 
@@ -277,8 +292,7 @@ def train(cfg: TrainConfig, output: str | Path, resume: bool = False, argv: list
     if cfg.init_from is not None and "vae" in cfg.stages:
         raise MobilevidError("init_from starts from a trained model, whose encoder is kept: drop 'vae' from stages "
                              "(vae_decoder and denoiser can run)")
-    if model_cfg.height != model_cfg.width:
-        raise MobilevidError("built-in training data is square: use a preset with height == width")
+    training_data(cfg.data, model_cfg, cfg.seed, cfg.data_crop)  # a bad --data fails here, before the run starts
     acc = start_run(out, cfg.mixed_precision, cfg.seed, to_dict(cfg), argv, "train")
     try:
         if cfg.init_from is not None:

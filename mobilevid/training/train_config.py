@@ -95,6 +95,13 @@ class TrainConfig:
     data: str = "shapes+digits+photos"
     seed: int = 0
     num_frames: int | None = None  # frames per clip; None = the preset's
+    # Frame size in pixels; None = the preset's (or the starting model's). Multiples of the VAE's
+    # downsampling factor that the denoiser's levels (and layout grid) divide; height != width is fine.
+    height: int | None = None
+    width: int | None = None
+    # How a video folder's clips are fitted to that size: a "random" or "center" crop after scaling
+    # to cover the frame, or "resize" (aspect ratio not kept). Built-in sets render at the size.
+    data_crop: Literal["random", "center", "resize"] = "random"
     stages: list[str] = field(default_factory=lambda: ["vae", "vae_decoder", "denoiser"])
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
