@@ -25,7 +25,21 @@ from mobilevid.models.presets import ModelConfig
 from mobilevid.models.text_encoder import TextEncoder
 from mobilevid.models.vae import VideoVAE
 from mobilevid.models.video_unet import VideoUNet
-from mobilevid.sampling import sample_flow_euler, sample_x0_renoise, schedule_sigmas
+from mobilevid.sampling import (
+    RENOISE,
+    calls_per_step,
+    check_finite,
+    check_guidance,
+    combine_guidance,
+    draw_noise,
+    latents_to_pixels,
+    prompt_generators,
+    sample,
+    sampler_type,
+    schedule_sigmas,
+    student_sigmas,
+    uses_guidance,
+)
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
 # Models that ship inside the package, by name: the 4-step distilled student is the default,
@@ -90,11 +104,11 @@ class Pipeline:
         return cls(config, VideoUNet(config.denoiser), VideoVAE(config.vae),
                    TextEncoder(config.text_encoder, config.text_max_length))
 
-    def save_pretrained(self, path: str | Path) -> Path:
-        """Write the model folder atomically."""
+    def save_pretrained(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Write the model folder atomically; ``overwrite`` replaces an earlier model folder (model_index.json)."""
         self.config.denoiser = self.denoiser.config
         self.config.vae = self.vae.config
-        with atomic_dir(path) as tmp:
+        with atomic_dir(path, overwrite, "model_index.json", "model folder") as tmp:
             write_json(tmp / "model_index.json", to_dict(self.config))
             self.denoiser.save_pretrained(tmp / "denoiser")
             self.vae.save_pretrained(tmp / "vae")
@@ -118,14 +132,14 @@ class Pipeline:
 
     # -- sampling ----------------------------------------------------------------------------------
     def sigmas(self, steps: int | None = None) -> torch.Tensor:
-        """The noise levels of a run: the student's fixed ones by default, else a uniform schedule."""
+        """The noise levels of a run: the student's fixed ones at its own step count, else the scheduler's."""
         if self.samples_as_student(steps):
-            return torch.tensor([*self.fixed_sigmas, 0.0])
+            return student_sigmas(self.fixed_sigmas)
         return schedule_sigmas(self.scheduler, steps or self.config.sampling.steps)
 
     def samples_as_student(self, steps: int | None = None) -> bool:
-        """A distilled student at its own levels samples by re-noising its clean estimate (ADD), else Euler."""
-        return self.fixed_sigmas is not None and (steps is None or steps == len(self.fixed_sigmas))
+        """Whether a run of ``steps`` re-noises (a distilled student at its own levels) rather than taking Euler steps."""
+        return sampler_type(self.fixed_sigmas, steps) == RENOISE
 
     @torch.no_grad()
     def __call__(
@@ -147,39 +161,34 @@ class Pipeline:
             raise MobilevidError(f"frames must be between 1 and {self.denoiser.config.num_frames}, got {frames}")
         if num_inference_steps is not None and num_inference_steps < 1:
             raise MobilevidError(f"steps must be at least 1, got {num_inference_steps}")
-        guidance = self.config.sampling.guidance if guidance_scale is None else guidance_scale
+        guidance = check_guidance(self.config.sampling.guidance if guidance_scale is None else guidance_scale)
+        generators = prompt_generators(seed, len(prompts))
         start = time.perf_counter()
         states, pooled, mask = self.encode_prompts(prompts)
         b = len(prompts)
-        if guidance != 1.0:
+        if uses_guidance(guidance):
             n_states, n_pooled, n_mask = self.null_embedding()
             states = torch.cat([states, n_states.expand(b, -1, -1)])
             pooled = torch.cat([pooled, n_pooled.expand(b, -1)])
             mask = torch.cat([mask, n_mask.expand(b, -1)])
         fps = torch.full((states.shape[0],), float(self.config.fps))
         d = self.denoiser.config
-        # One generator per prompt, so a video does not depend on what else is in the batch.
-        generators = [torch.Generator().manual_seed(seed + i) for i in range(b)]
-        noise = torch.stack([torch.randn(frames, d.in_channels, d.latent_height, d.latent_width, generator=g)
-                             for g in generators])
+        noise = draw_noise(generators, (frames, d.in_channels, d.latent_height, d.latent_width))
 
         def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            if guidance == 1.0:
+            if not uses_guidance(guidance):
                 return self.denoiser(x, t, states, encoder_attention_mask=mask, pooled_text=pooled, fps=fps)
+            # The conditional and unconditional calls share one batch here (the bundle runtime makes two calls).
             v = self.denoiser(torch.cat([x, x]), torch.cat([t, t]), states, encoder_attention_mask=mask,
                               pooled_text=pooled, fps=fps)
-            v_cond, v_uncond = v.chunk(2)
-            return v_uncond + guidance * (v_cond - v_uncond)
+            return combine_guidance(*v.chunk(2), guidance)
 
         sigmas = self.sigmas(num_inference_steps)
         steps = len(sigmas) - 1
         bar = tqdm(total=steps, desc="sampling", disable=not progress, leave=False)
-        if self.samples_as_student(num_inference_steps):
-            latents = sample_x0_renoise(velocity, noise, sigmas, generators, progress=lambda _: bar.update(1))
-        else:
-            latents = sample_flow_euler(velocity, noise, sigmas, progress=lambda _: bar.update(1))
+        kind = sampler_type(self.fixed_sigmas, num_inference_steps)
+        latents = sample(velocity, noise, sigmas, kind, generators, progress=lambda _: bar.update(1))
         bar.close()
-        video = self.vae.decode(latents)
-        video = ((video + 1) / 2).clamp(0, 1)
-        evals = steps * (1 if guidance == 1.0 else 2)
-        return PipelineOutput(frames=video, seconds=time.perf_counter() - start, model_evaluations=evals)
+        video = latents_to_pixels(check_finite(self.vae.decode(latents), "the VAE decoder output"))
+        return PipelineOutput(frames=video, seconds=time.perf_counter() - start,
+                              model_evaluations=steps * calls_per_step(guidance))

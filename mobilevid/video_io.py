@@ -10,13 +10,14 @@ import numpy as np
 import torch
 
 from mobilevid.errors import MobilevidError
+from mobilevid.sampling import pixels_to_uint8
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
 
 
 def to_uint8(frames: torch.Tensor) -> np.ndarray:
     """(F, 3, H, W) floats in [0, 1] -> (F, H, W, 3) uint8."""
-    return (frames.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return pixels_to_uint8(frames).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def _tmp_sibling(path: Path) -> Path:

@@ -51,10 +51,11 @@ def run(args: argparse.Namespace) -> int:
     pipe = Pipeline.from_pretrained(model_dir)
     manifest = export_bundle(pipe, model_dir, args.target, args.quantize, args.delegate, args.output,
                              parity_samples=args.parity_samples, components=components)
-    for name, comp in manifest["components"].items():
-        parity = comp.get("parity", {})
+    for name, comp in manifest.components.items():
+        diag = manifest.diagnostics.components[name]
+        parity = diag.parity
         gate = (f"worst PSNR {parity['worst_db']} dB (gate {parity['threshold_db']} dB)" if "worst_db" in parity
                 else f"not run here: {parity.get('reason', '')}")
-        print(f"{name}: {', '.join(comp['files'])} {comp['bytes'] / 1e6:.1f} MB; {gate}")
-    print(f"wrote {Path(args.output)} ({manifest['export_seconds']:.0f} s)")
+        print(f"{name}: {', '.join(comp.files)} {diag.bytes / 1e6:.1f} MB; {gate}")
+    print(f"wrote {Path(args.output)} ({manifest.diagnostics.export_seconds:.0f} s)")
     return 0

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         from mobilevid.export.bundle_runtime import BundlePipeline
 
         pipe = BundlePipeline(args.bundle, args.runtime)
-        fps = pipe.manifest["video"]["fps"]
+        fps = pipe.manifest.video.fps
         result = pipe(args.prompts, seed=args.seed)
     else:
         if args.runtime is not None:

@@ -35,9 +35,18 @@ from mobilevid.config import to_dict
 from mobilevid.distillation.discriminator import Discriminator
 from mobilevid.distillation.distill_config import DistillConfig
 from mobilevid.errors import MobilevidError
-from mobilevid.models.rectified_flow import TIMESTEP_SCALE, add_noise, predict_x0, sample_times
+from mobilevid.models.rectified_flow import TIMESTEP_SCALE, add_noise, sample_times
 from mobilevid.pipeline import Pipeline
-from mobilevid.sampling import VelocityFn, sample_flow_euler, sample_x0_renoise, shift_sigmas, unshift_sigma
+from mobilevid.sampling import (
+    EULER,
+    RENOISE,
+    VelocityFn,
+    clean_estimate,
+    combine_guidance,
+    sample,
+    shift_sigmas,
+    unshift_sigma,
+)
 from mobilevid.training.batches import StepBatches, step_generator, training_data
 from mobilevid.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from mobilevid.training.run_setup import start_run
@@ -83,7 +92,7 @@ def own_input(velocity: VelocityFn, noise: torch.Tensor, sigmas: list[float], le
     DMD2's backward simulation (Yin et al. 2024): a few-step student meets its own re-noised
     estimates at every level after the first, not noised real clips, so it trains on those.
     """
-    return sample_x0_renoise(velocity, noise, torch.tensor(sigmas[: level + 1]), [generator] * noise.shape[0])
+    return sample(velocity, noise, torch.tensor(sigmas[: level + 1]), RENOISE, [generator] * noise.shape[0])
 
 
 def _scores(disc: torch.nn.Module, clips: list[torch.Tensor], cond: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
@@ -166,10 +175,9 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
         def velocity(z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             v = teacher(torch.cat([z, z]), torch.cat([t, t]), both_states, encoder_attention_mask=both_mask,
                         pooled_text=both_pooled, fps=torch.cat([fps, fps]))
-            v_c, v_u = v.chunk(2)
-            return v_u + cfg.teacher_guidance * (v_c - v_u)
+            return combine_guidance(*v.chunk(2), cfg.teacher_guidance)
 
-        return sample_flow_euler(velocity, x, levels)
+        return sample(velocity, x, levels, EULER)
 
     bar = tqdm(total=cfg.steps, initial=start, desc="distill", disable=not acc.is_local_main_process,
                dynamic_ncols=True)
@@ -200,7 +208,7 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
             # The frozen teacher is not prepared by accelerate, so it runs under the run's autocast here.
             target = teacher_target(x_t, sigma, states, mask, pooled, fps).float() if cfg.recon_weight > 0 else None
         v = student(x_t, t_student, states, encoder_attention_mask=mask, pooled_text=pooled, fps=fps)
-        x0_s = predict_x0(x_t, v, sigma_b)
+        x0_s = clean_estimate(x_t, v, sigma_b.reshape(-1, 1, 1, 1, 1))
 
         # Discriminator inputs, re-noised to a sampled level (LADD).
         t_d = sample_times(b, step_generator(cfg.seed, step, rank, _RENOISE), cfg.renoise_mean,
@@ -276,5 +284,5 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
         student_cfg.sampling.steps = len(sigmas)
         student_cfg.sampling.guidance = 1.0  # guidance is baked in
         Pipeline(student_cfg, final, vae, teacher_pipe.text_encoder, teacher_pipe.scheduler,
-                 fixed_sigmas=sigmas).save_pretrained(model_dir)
+                 fixed_sigmas=sigmas).save_pretrained(model_dir, overwrite=True)
     return model_dir

@@ -28,10 +28,28 @@ import mobilevid
 from mobilevid.artifacts import atomic_dir, write_json
 from mobilevid.errors import MobilevidError
 from mobilevid.export.components import COMPONENTS, build_components
-from mobilevid.export.manifest import MANIFEST_NAME, SCHEMA, SCHEMA_VERSION, model_hash, tensor_spec
+from mobilevid.export.manifest import (
+    MANIFEST_NAME,
+    SCHEMA,
+    SCHEMA_VERSION,
+    ComponentDiagnostics,
+    ComponentSpec,
+    Diagnostics,
+    LatentSpec,
+    Manifest,
+    NoiseSpec,
+    PixelSpec,
+    Provenance,
+    SamplerSpec,
+    SourceModel,
+    TokenizerSpec,
+    VideoSpec,
+    model_hash,
+    tensor_spec,
+)
 from mobilevid.export.options import check_combination
 from mobilevid.export.parity import check_parity, require
-from mobilevid.models.rectified_flow import TIMESTEP_SCALE
+from mobilevid.sampling import RENOISE, calls_per_step, timesteps
 
 logger = logging.getLogger("mobilevid.export")
 
@@ -42,14 +60,6 @@ TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "spec
 _TEXT_ENCODER_QUANTIZE = {"w8a8": "int8"}
 
 
-def _sampler_rule(student: bool) -> dict[str, str]:
-    """How the app steps between levels: a distilled student re-noises its clean estimate (ADD), a teacher takes Euler steps."""
-    if student:
-        return {"type": "x0_renoise",
-                "update": "x0 = x - sigmas[i] * velocity; x = (1 - sigmas[i+1]) * x0 + sigmas[i+1] * fresh_noise"}
-    return {"type": "flow_match_euler", "update": "x = x + (sigmas[i+1] - sigmas[i]) * velocity"}
-
-
 def _component_quantize(name: str, target: str, quantize: str) -> str:
     if name == "text_encoder" and target in ("onnx", "executorch") and quantize in _TEXT_ENCODER_QUANTIZE:
         return _TEXT_ENCODER_QUANTIZE[quantize] if target == "onnx" else "none"
@@ -57,9 +67,9 @@ def _component_quantize(name: str, target: str, quantize: str) -> str:
 
 
 def _export_component(component, target: str, quantize: str, delegate: str | None, out: Path,
-                      parity_samples: int) -> dict[str, Any]:
-    """Export one component into ``out``, run its gate; returns its manifest entry."""
-    info: dict[str, Any] = {"quantize": quantize}
+                      parity_samples: int) -> tuple[ComponentSpec, dict[str, Any]]:
+    """Export one component into ``out``, run its gate; returns its contract entry and its diagnostics."""
+    info: dict[str, Any] = {}
     if target == "onnx":
         from mobilevid.export.onnx_target import export_onnx, onnx_runner
 
@@ -104,13 +114,11 @@ def _export_component(component, target: str, quantize: str, delegate: str | Non
                                         "checked instead"}
     sample = component.example
     outputs = component.reference(sample)
-    info.update({
-        "files": files,
-        "bytes": sum(_size(out / f) for f in files),
-        "inputs": [tensor_spec(k, v) for k, v in sample.items()],
-        "outputs": [tensor_spec(k, v) for k, v in zip(component.output_names, outputs, strict=True)],
-    })
-    return info
+    spec = ComponentSpec(files=files, quantize=quantize,
+                         inputs=[tensor_spec(k, v) for k, v in sample.items()],
+                         outputs=[tensor_spec(k, v) for k, v in zip(component.output_names, outputs, strict=True)])
+    info["bytes"] = sum(_size(out / f) for f in files)
+    return spec, info
 
 
 def _size(path: Path) -> int:
@@ -119,7 +127,8 @@ def _size(path: Path) -> int:
 
 def export_bundle(pipe, model_dir: Path | None, target: str, quantize: str = "none", delegate: str | None = None,
                   output: str | Path = "bundle", parity_samples: int = 3, calibration_samples: int = 8,
-                  components: tuple[str, ...] = COMPONENTS, progress: bool = True) -> dict[str, Any]:
+                  components: tuple[str, ...] = COMPONENTS, progress: bool = True,
+                  overwrite: bool = False) -> Manifest:
     """Export ``pipe``'s components to ``output``; returns the manifest. Raises on a failed gate (nothing written)."""
     delegate = check_combination(target, quantize, delegate)
     unknown = set(components) - set(COMPONENTS)
@@ -128,18 +137,21 @@ def export_bundle(pipe, model_dir: Path | None, target: str, quantize: str = "no
     start = time.perf_counter()
     parts = build_components(pipe, num_samples=max(parity_samples, calibration_samples))
     cfg = pipe.config
-    sigmas = [float(s) for s in pipe.sigmas()]
-    guidance = 1.0 if pipe.fixed_sigmas is not None else float(cfg.sampling.guidance)
-    entries: dict[str, Any] = {}
-    with atomic_dir(output) as tmp:
+    sigma_levels = pipe.sigmas()
+    sigmas = [float(s) for s in sigma_levels]
+    student = pipe.samples_as_student()
+    guidance = 1.0 if student else float(cfg.sampling.guidance)
+    specs: dict[str, ComponentSpec] = {}
+    diagnostics: dict[str, ComponentDiagnostics] = {}
+    with atomic_dir(output, overwrite, MANIFEST_NAME, "bundle") as tmp:
         bar = tqdm(components, desc=f"export {target}", disable=not progress)
         for name in bar:
             bar.set_postfix_str(name)
             q = _component_quantize(name, target, quantize)
             t0 = time.perf_counter()
-            entries[name] = _export_component(parts[name], target, q, delegate, tmp, parity_samples)
-            entries[name]["export_seconds"] = round(time.perf_counter() - t0, 2)
-            logger.info("%s: %s", name, entries[name].get("parity"))
+            specs[name], info = _export_component(parts[name], target, q, delegate, tmp, parity_samples)
+            diagnostics[name] = ComponentDiagnostics(export_seconds=round(time.perf_counter() - t0, 2), **info)
+            logger.info("%s: %s", name, info.get("parity"))
         tok_dir = tmp / "tokenizer"
         tok_dir.mkdir()
         src = Path(pipe.text_encoder.tokenizer_dir)
@@ -147,30 +159,44 @@ def export_bundle(pipe, model_dir: Path | None, target: str, quantize: str = "no
         for f in copied:
             shutil.copy2(src / f, tok_dir / f)
         tok = pipe.text_encoder.tokenizer
-        manifest = {
-            "schema": SCHEMA,
-            "schema_version": SCHEMA_VERSION,
-            "created_by": f"mobilevid {mobilevid.__version__}",
-            "torch": torch.__version__,
-            "target": target,
-            "delegate": delegate,
-            "quantize": quantize,
-            "source_model": {"path": str(model_dir) if model_dir else None,
-                             "sha256": model_hash(model_dir) if model_dir else None, "preset": cfg.preset},
-            "video": {"frames": cfg.num_frames, "fps": cfg.fps, "height": cfg.height, "width": cfg.width,
-                      "decoder_output_range": [-1.0, 1.0]},
-            "latent": {"channels": pipe.vae.config.latent_channels, "height": cfg.denoiser.latent_height,
-                       "width": cfg.denoiser.latent_width, "scaling_factor": pipe.vae.config.scaling_factor,
-                       "shift_factor": pipe.vae.config.shift_factor},
-            "sampler": {**_sampler_rule(pipe.samples_as_student()), "steps": len(sigmas) - 1, "sigmas": sigmas,
-                        "timesteps": [s * TIMESTEP_SCALE for s in sigmas[:-1]], "guidance_scale": guidance,
-                        "noise": "standard normal, shape of the denoiser's sample input"},
-            "tokenizer": {"type": "wordpiece", "files": [f"tokenizer/{f}" for f in copied],
-                          "max_length": pipe.text_encoder.max_length, "lowercase": bool(getattr(tok, "do_lower_case", True)),
-                          "pad_id": tok.pad_token_id, "cls_id": tok.cls_token_id, "sep_id": tok.sep_token_id,
-                          "unk_id": tok.unk_token_id, "null_prompt": ""},
-            "components": entries,
-            "export_seconds": round(time.perf_counter() - start, 2),
-        }
-        write_json(tmp / MANIFEST_NAME, manifest)
+        lowercase = bool(getattr(tok, "do_lower_case", True))
+        strip_accents = getattr(tok, "strip_accents", None)
+        latent_shape = [cfg.num_frames, pipe.vae.config.latent_channels, cfg.denoiser.latent_height,
+                        cfg.denoiser.latent_width]
+        manifest = Manifest(
+            schema=SCHEMA,
+            schema_version=SCHEMA_VERSION,
+            target=target,
+            delegate=delegate,
+            quantize=quantize,
+            video=VideoSpec(frames=cfg.num_frames, fps=float(cfg.fps), height=cfg.height, width=cfg.width),
+            latent=LatentSpec(channels=latent_shape[1], height=latent_shape[2], width=latent_shape[3],
+                              scaling_factor=float(pipe.vae.config.scaling_factor),
+                              shift_factor=pipe.vae.config.shift_factor),
+            tokenizer=TokenizerSpec(type="wordpiece", files=[f"tokenizer/{f}" for f in copied],
+                                    max_length=pipe.text_encoder.max_length, lowercase=lowercase,
+                                    strip_accents=lowercase if strip_accents is None else bool(strip_accents),
+                                    pad_id=tok.pad_token_id, cls_id=tok.cls_token_id, sep_id=tok.sep_token_id,
+                                    unk_id=tok.unk_token_id, null_prompt=""),
+            sampler=SamplerSpec(
+                type=RENOISE if student else "flow_match_euler", steps=len(sigmas) - 1, sigmas=sigmas,
+                timesteps=timesteps(sigma_levels), guidance_scale=guidance, calls_per_step=calls_per_step(guidance),
+                update=("x0 = x - sigmas[i] * v; x = (1 - sigmas[i+1]) * x0 + sigmas[i+1] * noise (x = x0 at the last "
+                        "step)") if student else "x = x + (sigmas[i+1] - sigmas[i]) * v",
+                guidance="v = v_uncond + guidance_scale * (v_cond - v_uncond)"),
+            noise=NoiseSpec(
+                generator="torch_cpu_mt19937", distribution="standard_normal", dtype="float32", shape=latent_shape,
+                seed_rule="seed_plus_prompt_index",
+                order="the initial latents, then one draw of the same shape at every x0_renoise step whose "
+                      "sigmas[i+1] > 0, all from the prompt's own generator"),
+            pixels=PixelSpec(decoder_output_range=[-1.0, 1.0], to_unit="clamp((x + 1) / 2, 0, 1)",
+                             to_uint8="round_half_to_even(p * 255)", layout="(1, frames, 3, height, width)"),
+            components=specs,
+            provenance=Provenance(created_by=f"mobilevid {mobilevid.__version__}", torch=torch.__version__,
+                                  source_model=SourceModel(path=str(model_dir) if model_dir else None,
+                                                           sha256=model_hash(model_dir) if model_dir else None,
+                                                           preset=cfg.preset)),
+            diagnostics=Diagnostics(export_seconds=round(time.perf_counter() - start, 2), components=diagnostics),
+        )
+        write_json(tmp / MANIFEST_NAME, manifest.to_json())
     return manifest

@@ -90,6 +90,7 @@ from mobilevid.benchmarking import time_runs  # one timing loop for benchmarks a
 from mobilevid.errors import MobilevidError
 from mobilevid.export.components import COMPONENTS
 from mobilevid.export.manifest import read_manifest
+from mobilevid.sampling import calls_per_step, denoiser_calls
 
 SCHEMA = "mobilevid.profile"
 SCHEMA_VERSION = 1
@@ -253,7 +254,7 @@ def source_pipeline(manifest: dict[str, Any]) -> tuple[Any, str]:
     from mobilevid.models.presets import PRESETS, get_preset
     from mobilevid.pipeline import Pipeline
 
-    src = manifest.get("source_model") or {}
+    src = (manifest.get("provenance") or {}).get("source_model") or {}
     path, preset = src.get("path"), src.get("preset")
     if path and Path(path).is_dir():
         return Pipeline.from_pretrained(path), f"model folder {path}"
@@ -438,7 +439,7 @@ def video_total(components: dict[str, dict[str, Any]], sampler: dict[str, Any], 
                 ) -> dict[str, Any] | None:
     """``text_encoder + steps x calls_per_step x denoiser + vae_decoder`` (None when a component or value is missing)."""
     steps, guidance = int(sampler["steps"]), float(sampler["guidance_scale"])
-    per_step = 2 if guidance != 1.0 else 1
+    per_step = calls_per_step(guidance)
     values = [components.get(name, {}).get(key) for name in COMPONENTS]
     info = {"steps": steps, "guidance_scale": guidance, "calls_per_step": per_step, "denoiser_calls": steps * per_step,
             "formula": f"text_encoder + {steps} steps x {per_step} x denoiser + vae_decoder"}
@@ -478,7 +479,7 @@ def profile_bundle(bundle: str | Path, runtime: str | None = None, runs: int = 1
         raise MobilevidError(f"unknown runtime {runtime!r}; valid: {', '.join(RUNTIMES)}")
     say = log or (lambda _msg: None)
     bundle = Path(bundle)
-    manifest = read_manifest(bundle)
+    manifest = read_manifest(bundle).to_json()
     runtime = "torch" if runtime == "torch" else runtime_for(manifest, runtime)
     set_threads(threads)
     names = [n for n in COMPONENTS if n in manifest["components"]]
@@ -500,8 +501,8 @@ def profile_bundle(bundle: str | Path, runtime: str | None = None, runs: int = 1
         modules = {n: c.module for n, c in build_components(pipe, num_samples=1).items()}
 
     sampler = manifest["sampler"]
-    per_step = 2 if float(sampler["guidance_scale"]) != 1.0 else 1
-    calls = {"text_encoder": 1, "denoiser": int(sampler["steps"]) * per_step, "vae_decoder": 1}
+    calls = {"text_encoder": 1, "denoiser": denoiser_calls(int(sampler["steps"]), sampler["guidance_scale"]),
+             "vae_decoder": 1}
     components: dict[str, dict[str, Any]] = {}
     for name in names:
         entry = manifest["components"][name]
@@ -519,7 +520,7 @@ def profile_bundle(bundle: str | Path, runtime: str | None = None, runs: int = 1
                 size = _torch_bytes(module)
             else:
                 run = runner(bundle / entry["files"][0], runtime, threads)
-                size = int(entry["bytes"])
+                size = int(manifest["diagnostics"]["components"][name]["bytes"])
             run(inputs[name])
         times = time_runs(lambda run=run, xs=inputs[name]: run(xs), runs, warmup)
         components[name] = {**summarize_ms(times), "calls_per_video": calls[name], "peak_rss_mb": peak.peak_mb,

@@ -37,9 +37,3 @@ def velocity_target(x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
 def flow_loss(prediction: torch.Tensor, x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     """Mean squared error between predicted and true velocity."""
     return torch.mean((prediction.float() - velocity_target(x0, noise).float()) ** 2)
-
-
-def predict_x0(x_t: torch.Tensor, velocity: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Clean sample implied by a velocity prediction: x_0 = x_t - t * v."""
-    t = t.reshape(*t.shape, *([1] * (x_t.dim() - t.dim())))
-    return x_t - t * velocity

@@ -27,9 +27,9 @@ def test_xnnpack_float_bundle_generates_the_pytorch_video(et_bundle, default_pip
     from mobilevid.export.bundle_runtime import BundlePipeline
 
     m = read_manifest(et_bundle)
-    assert m["delegate"] == "xnnpack"
-    for comp in m["components"].values():
-        assert comp["parity"]["passed"] and comp["delegation"]["delegated_ops"] > 0
+    assert m.delegate == "xnnpack"
+    for diag in m.diagnostics.components.values():
+        assert diag.parity["passed"] and diag.delegation["delegated_ops"] > 0
     prompt = "the digit 3 moving up"
     assert psnr(default_pipe(prompt, seed=1).frames, BundlePipeline(et_bundle)(prompt, seed=1).frames) >= 30.0
 
@@ -39,14 +39,14 @@ def test_xnnpack_float_bundle_generates_the_pytorch_video(et_bundle, default_pip
 def test_xnnpack_int8_bundle_passes_its_gate(default_pipe, tmp_path, component):
     m = export_bundle(default_pipe, None, "executorch", "w8a8", output=tmp_path / "q",
                       components=(component,), progress=False)
-    comp = m["components"][component]
-    assert comp["parity"]["passed"] and comp["delegation"]["delegated_ops"] > 0
+    diag = m.diagnostics.components[component]
+    assert diag.parity["passed"] and diag.delegation["delegated_ops"] > 0
 
 
 @pytest.mark.skipif(platform.system() == "Darwin", reason="on macOS the Core ML delegate runs and is gated")
 def test_coreml_delegated_pte_lowers(default_pipe, tmp_path):
     m = export_bundle(default_pipe, None, "executorch", "none", delegate="coreml", output=tmp_path / "c",
                       components=("vae_decoder",), progress=False)
-    comp = m["components"]["vae_decoder"]
-    assert comp["delegation"]["delegated_ops"] > 0
-    assert comp["parity"]["passed"] is None and "does not run" in comp["parity"]["reason"]
+    diag = m.diagnostics.components["vae_decoder"]
+    assert diag.delegation["delegated_ops"] > 0
+    assert diag.parity["passed"] is None and "does not run" in diag.parity["reason"]

@@ -13,14 +13,16 @@ from mobilevid.export.parity import psnr
 
 def test_float_bundle_manifest(onnx_bundle, default_pipe):
     m = read_manifest(onnx_bundle)
-    assert m["target"] == "onnx" and m["quantize"] == "none"
-    assert set(m["components"]) == {"text_encoder", "denoiser", "vae_decoder"}
-    for comp in m["components"].values():
-        assert comp["parity"]["passed"] and comp["parity"]["worst_db"] == "inf" or comp["parity"]["worst_db"] >= 35
-    den = m["components"]["denoiser"]
-    assert [i["name"] for i in den["inputs"]] == ["sample", "timestep", "text_states", "text_mask", "pooled_text"]
-    assert m["sampler"]["sigmas"][-1] == 0.0 and len(m["sampler"]["timesteps"]) == m["sampler"]["steps"]
-    assert m["latent"]["scaling_factor"] == default_pipe.vae.config.scaling_factor
+    assert m.target == "onnx" and m.quantize == "none"
+    assert set(m.components) == {"text_encoder", "denoiser", "vae_decoder"}
+    for diag in m.diagnostics.components.values():
+        assert diag.parity["passed"] and (diag.parity["worst_db"] == "inf" or diag.parity["worst_db"] >= 35)
+    den = m.components["denoiser"]
+    assert [i.name for i in den.inputs] == ["sample", "timestep", "text_states", "text_mask", "pooled_text"]
+    assert m.sampler.sigmas[-1] == 0.0 and len(m.sampler.timesteps) == m.sampler.steps
+    assert m.sampler.type == "x0_renoise" and m.sampler.calls_per_step == 1  # the default model is a student
+    assert m.noise.shape == den.inputs[0].shape[1:]
+    assert m.latent.scaling_factor == default_pipe.vae.config.scaling_factor
     assert (onnx_bundle / "tokenizer" / "vocab.txt").is_file()
 
 
@@ -37,10 +39,10 @@ def test_float_bundle_generates_the_pytorch_video(onnx_bundle, default_pipe):
 def test_quantized_bundles_pass_their_gates(quantize, default_pipe, tmp_path):
     m = export_bundle(default_pipe, None, "onnx", quantize, output=tmp_path / quantize,
                       components=("denoiser", "vae_decoder"), progress=False)
-    for comp in m["components"].values():
-        assert comp["parity"]["passed"]
+    for diag in m.diagnostics.components.values():
+        assert diag.parity["passed"]
     fp32 = 4 * sum(p.numel() for p in default_pipe.denoiser.parameters())
-    assert m["components"]["denoiser"]["bytes"] < 0.4 * fp32
+    assert m.diagnostics.components["denoiser"].bytes < 0.4 * fp32
 
 
 def test_cli_generate_from_bundle(onnx_bundle, tmp_path, capsys):
@@ -120,14 +122,14 @@ def test_student_bundle_samples_like_the_student(onnx_bundle, default_pipe, tmp_
     student = Pipeline(cfg, p.denoiser, p.vae, p.text_encoder, p.scheduler, fixed_sigmas=[1.0, 0.5])
     m = export_bundle(student, None, "onnx", "none", output=tmp_path / "decoder_only", components=("vae_decoder",),
                       progress=False)
-    assert m["sampler"]["type"] == "x0_renoise" and m["sampler"]["sigmas"] == [1.0, 0.5, 0.0]
-    assert m["sampler"]["guidance_scale"] == 1.0
+    assert m.sampler.type == "x0_renoise" and m.sampler.sigmas == [1.0, 0.5, 0.0]
+    assert m.sampler.guidance_scale == 1.0
 
     bundle = tmp_path / "student"
     shutil.copytree(onnx_bundle, bundle)  # the same ONNX files; only the sampler differs
     manifest = read_manifest(bundle)
-    manifest["sampler"] = m["sampler"]
-    write_json(bundle / "manifest.json", manifest)
+    manifest.sampler = m.sampler
+    write_json(bundle / "manifest.json", manifest.to_json())
     prompt = "a blue square moving up"
     want = student(prompt, seed=5).frames
     assert psnr(want, BundlePipeline(bundle)(prompt, seed=5).frames) >= 30.0
