@@ -52,13 +52,23 @@ def pool_per_frame(module: nn.Module, states: torch.Tensor, mask: torch.Tensor |
 
     ``module`` holds ``query`` (code -> d), ``key`` and ``value`` (text -> d), ``heads`` and
     ``code_dim``. states (B, L, D), mask (B, L) 1 = real token -> (B, F, d + code): the pooled
-    text beside the frame code. Hand-written attention: a few (F x L) matmuls every export target lowers.
+    text beside the frame code. Per-frame text, states (B, F, L, D) with mask (B, F, L): frame f
+    pools its own prompt. Hand-written attention: a few (F x L) matmuls every export target lowers.
     """
-    b, length, _ = states.shape
     d = module.query.out_features
     h, dh = module.heads, d // module.heads
     codes = sinusoidal_positions(num_frames, module.code_dim, states.device, states.dtype).t()  # (F, code)
     q = module.query(codes).reshape(num_frames, h, dh).transpose(0, 1)  # (h, F, dh)
+    if states.dim() == 4:  # (B, F, L, D): each frame pools its own prompt (long-video prompt schedules)
+        b, _, length, _ = states.shape
+        k = module.key(states).reshape(b, num_frames, length, h, dh)
+        v = module.value(states).reshape(b, num_frames, length, h, dh)
+        scores = torch.einsum("hfd,bflhd->bhfl", q, k) * dh**-0.5
+        if mask is not None:
+            scores = scores + ((1 - mask.to(scores.dtype)) * MASK_VALUE).reshape(b, num_frames, length)[:, None]
+        pooled = torch.einsum("bhfl,bflhd->bfhd", scores.softmax(dim=-1), v).reshape(b, num_frames, d)
+        return torch.cat([pooled, codes.unsqueeze(0).expand(b, -1, -1)], dim=-1)
+    b, length, _ = states.shape
     k = module.key(states).reshape(b, length, h, dh).permute(0, 2, 3, 1)  # (B, h, dh, L)
     v = module.value(states).reshape(b, length, h, dh).transpose(1, 2)  # (B, h, L, dh)
     scores = torch.matmul(q.unsqueeze(0), k) * dh**-0.5  # (B, h, F, L)

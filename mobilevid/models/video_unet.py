@@ -48,7 +48,11 @@ class VideoUNet(nn.Module):
     """``forward(sample (B,F,C,H,W), timestep (B,) or (B,F), encoder_hidden_states (B,L,D), ...) -> (B,F,C,H,W)``.
 
     ``timestep`` is on diffusers' [0, 1000] scale; a per-frame (B, F) vector lets frames sit
-    at different noise levels (FIFO-Diffusion's diagonal denoising).
+    at different noise levels (FIFO-Diffusion's diagonal denoising). Text may be per frame too:
+    ``encoder_hidden_states`` (B, F, L, D) with mask (B, F, L) and pooled text (B, F, D) gives each
+    frame its own prompt (prompt schedules of long videos): spatial cross-attention and the
+    per-frame text/layout codes read that frame's prompt; temporal cross-attention, which sees
+    the whole window at once, reads the middle frame's.
     """
 
     def __init__(self, config: VideoUNetConfig) -> None:
@@ -216,23 +220,34 @@ class VideoUNet(nn.Module):
         t = torch.as_tensor(timestep, device=sample.device)
         t = t.reshape(-1, 1).expand(b, f) if t.dim() <= 1 else t
         emb = self.time_embedding(self.time_proj(t.reshape(b * f)).to(sample.dtype))  # (B*F, temb)
+        per_frame_text = encoder_hidden_states.dim() == 4  # (B, F, L, D): one prompt per frame
         clip_emb = 0
         if pooled_text is not None:
-            clip_emb = clip_emb + self.text_embedding(pooled_text)
+            pooled_emb = self.text_embedding(pooled_text)  # (B, temb) or per frame (B, F, temb)
+            clip_emb = clip_emb + (pooled_emb if pooled_emb.dim() == 3 else pooled_emb[:, None])
         if fps is not None and self.fps_embedding is not None:
-            clip_emb = clip_emb + self.fps_embedding(fps.reshape(b))
+            clip_emb = clip_emb + self.fps_embedding(fps.reshape(b))[:, None]
         if not isinstance(clip_emb, int):
-            emb = (emb.reshape(b, f, -1) + clip_emb[:, None]).reshape(b * f, -1)
+            emb = (emb.reshape(b, f, -1) + clip_emb).reshape(b * f, -1)
         if self.frame_text_embedding is not None:
             frame_emb = self.frame_text_embedding(encoder_hidden_states, encoder_attention_mask, f)
             emb = (emb.reshape(b, f, -1) + frame_emb).reshape(b * f, -1)
 
         # Text tokens in the (N, D, 1, L) layout: one copy per clip for temporal layers, per frame for spatial ones.
-        text_clip = encoder_hidden_states.transpose(1, 2).unsqueeze(2)
         bias_clip = bias_frames = None
-        if encoder_attention_mask is not None:
-            bias_clip = ((1 - encoder_attention_mask.to(sample.dtype)) * MASK_VALUE).reshape(b, 1, 1, -1)
-            bias_frames = bias_clip.repeat_interleave(f, dim=0)
+        if per_frame_text:
+            text_frames = encoder_hidden_states.reshape(b * f, *encoder_hidden_states.shape[2:]).transpose(1, 2)
+            text_frames = text_frames.unsqueeze(2)
+            text_clip = text_frames.reshape(b, f, *text_frames.shape[1:])[:, f // 2]
+            if encoder_attention_mask is not None:
+                bias_frames = ((1 - encoder_attention_mask.to(sample.dtype)) * MASK_VALUE).reshape(b * f, 1, 1, -1)
+                bias_clip = bias_frames.reshape(b, f, 1, 1, -1)[:, f // 2]
+        else:
+            text_clip = encoder_hidden_states.transpose(1, 2).unsqueeze(2)
+            text_frames = text_clip.repeat_interleave(f, dim=0)
+            if encoder_attention_mask is not None:
+                bias_clip = ((1 - encoder_attention_mask.to(sample.dtype)) * MASK_VALUE).reshape(b, 1, 1, -1)
+                bias_frames = bias_clip.repeat_interleave(f, dim=0)
         visual = None
         if cond_latents is not None and self.visual_condition is not None:
             if cond_mask is None:
@@ -246,7 +261,7 @@ class VideoUNet(nn.Module):
         return {
             "x": x,
             "emb": emb,
-            "text": text_clip.repeat_interleave(f, dim=0),
+            "text": text_frames,
             "text_bias": bias_frames,
             "ctx": TemporalContext(num_frames=f, text=text_clip, text_bias=bias_clip),
             "visual": visual,
