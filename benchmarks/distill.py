@@ -10,9 +10,10 @@ per video and the eval-suite metrics, and the speed-up of the 4-step student ove
 
 from __future__ import annotations
 
-from mobilevid.benchmarking import benchmark_parser, markdown_table, write_results
 from mobilevid.eval.suite import evaluate_model
 from mobilevid.pipeline import Pipeline
+
+from _common import benchmark_parser, markdown_table, write_results
 
 
 def main() -> None:
@@ -27,13 +28,16 @@ def main() -> None:
     args = parser.parse_args()
     prompts = 8 if args.quick else args.prompts
     runs = []
+    models: dict[str, str] = {}
     if args.teacher_steps:
+        models["teacher"] = args.teacher
         teacher = Pipeline.from_pretrained(args.teacher)
         for steps in args.teacher_steps:
             runs.append((f"teacher {steps} steps + CFG" + (" (no distillation)" if steps <= 8 else ""), teacher, steps))
     for entry in args.student.split(","):
         label, _, path = entry.rpartition("=")
         runs.append((f"student {label or path}", Pipeline.from_pretrained(path), None))
+        models[f"student {label or path}"] = path
     for _, pipe, steps in runs:
         # One untimed call each: the first call of a pipeline pays one-off set-up (allocator, kernel choice).
         pipe(["a warm-up call"], num_inference_steps=steps, seed=0)
@@ -55,7 +59,7 @@ def main() -> None:
         extra = [k for r in rows if r["suite"] == suite for k in r if k.endswith("accuracy") and k not in columns]
         columns += list(dict.fromkeys(extra))
     print(markdown_table(rows, columns))
-    print(f"\nwrote {write_results('distill', rows, {'prompts': prompts}, args.output)}")
+    print(f"\nwrote {write_results('distill', rows, {'prompts': prompts}, args.output, models=models)}")
 
 
 if __name__ == "__main__":

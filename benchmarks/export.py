@@ -31,11 +31,12 @@ from typing import Any
 import torch
 
 import mobilevid.export.bundle as bundle_module
-from mobilevid.benchmarking import benchmark_parser, markdown_table, write_results
 from mobilevid.export.bundle_runtime import BundlePipeline
 from mobilevid.export.components import build_components
 from mobilevid.export.profiling import runner, set_threads, summarize_ms, time_runs
 from mobilevid.pipeline import Pipeline, PipelineOutput
+
+from _common import benchmark_parser, markdown_table, write_results
 
 # (target, quantize, label, runtime, evaluated): runtime None = size only here. Evaluated paths are
 # exported whole for the default model; the float reference is the ONNX fp32 bundle (its parity
@@ -227,8 +228,11 @@ def main() -> None:
                 "prompts": args.prompts, "seconds": round(time.perf_counter() - start, 1), "complete": done}
 
     # Partial results after every row: a long run that is cut short keeps what it measured.
-    args.checkpoint = lambda current: write_results("export", rows + current, extra(False), args.output)
-    for preset in [p.strip() for p in args.presets.split(",") if p.strip()]:
+    presets = [p.strip() for p in args.presets.split(",") if p.strip()]
+    models = {preset: "default" if preset == "tiny" else None for preset in presets}  # as _pipe builds them
+    args.checkpoint = lambda current: write_results("export", rows + current, extra(False), args.output,
+                                                    models=models)
+    for preset in presets:
         r, q, f = bench_preset(preset, args, work)
         rows += r
         quality += q
@@ -251,7 +255,7 @@ def main() -> None:
             cols += [k for k in r if k not in cols]
         print(markdown_table(quality, cols))
     final = extra(True)
-    print(f"\nwrote {write_results('export', rows, final, args.output)} ({final['seconds']:.0f} s)")
+    print(f"\nwrote {write_results('export', rows, final, args.output, models=models)} ({final['seconds']:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ per-step cost), for 16 frames at the model's resolution, on this machine's CPU.
 
 from __future__ import annotations
 
-from mobilevid.benchmarking import benchmark_parser, markdown_table, time_call, write_results
 from mobilevid.pipeline import Pipeline
+
+from _common import benchmark_parser, markdown_table, time_call, write_results
 
 
 def main() -> None:

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import torch
 
-from mobilevid.benchmarking import benchmark_parser, markdown_table, write_results
 from mobilevid.export.components import Component, DenoiserExport
 from mobilevid.export.coreml_target import QUANTIZE, export_coreml, inspect_coreml
 from mobilevid.export.npu_estimate import (
@@ -34,6 +33,8 @@ from mobilevid.export.npu_estimate import (
 )
 from mobilevid.models.presets import get_preset
 from mobilevid.models.video_unet import VideoUNet
+
+from _common import benchmark_parser, markdown_table, write_results
 
 TARGET_MB = 350.0  # acceptance: the 4-bit Core ML denoiser fits in 350 MB
 STEPS = 4  # SnapGen-V's distilled sampler; no classifier-free guidance (one call per step)
@@ -136,7 +137,7 @@ def main() -> None:
         "target_mb": TARGET_MB, "target_passed": passed,
     }
     name = "mobile_0_6b_quick" if args.quick else "mobile_0_6b"
-    print(f"\nwrote {write_results(name, rows, extra, args.output)}")
+    print(f"\nwrote {write_results(name, rows, extra, args.output, models={preset: None})}")
 
 
 if __name__ == "__main__":

@@ -14,8 +14,9 @@ import contextlib
 
 import torch
 
-from mobilevid.benchmarking import benchmark_parser, markdown_table, time_call, write_results
 from mobilevid.pipeline import Pipeline
+
+from _common import benchmark_parser, markdown_table, time_call, write_results
 
 
 def main() -> None:
@@ -52,7 +53,7 @@ def main() -> None:
                          "decode / eval": v / d, "bound: (100 d + V) / (4 d + V)": (100 * d + v) / (4 * d + v)})
             print(rows[-1], flush=True)
     print(markdown_table(rows, list(rows[0])))
-    print(f"\nwrote {write_results('step_vs_decode', rows, {'batch': b, 'threads': torch.get_num_threads()}, args.output)}")
+    print(f"\nwrote {write_results('step_vs_decode', rows, {'batch': b, 'threads': torch.get_num_threads()}, args.output, models={'model': args.model})}")
 
 
 if __name__ == "__main__":

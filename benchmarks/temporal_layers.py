@@ -11,10 +11,11 @@ from __future__ import annotations
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from mobilevid.benchmarking import benchmark_parser, markdown_table, time_call, write_results
 from mobilevid.models.arch_spec import allowed_candidates, slot_table
 from mobilevid.models.presets import get_preset
 from mobilevid.models.temporal import TemporalContext, build_candidate
+
+from _common import benchmark_parser, markdown_table, time_call, write_results
 
 
 def main() -> None:
@@ -49,7 +50,8 @@ def main() -> None:
             })
     print(f"# Temporal candidates on preset '{args.preset}' ({f} frames, one clip)\n")
     print(markdown_table(rows))
-    path = write_results("temporal_layers", rows, {"preset": args.preset, "frames": f}, args.output)
+    path = write_results("temporal_layers", rows, {"preset": args.preset, "frames": f}, args.output,
+                         models={args.preset: None})
     print(f"\nwrote {path}")
 
 

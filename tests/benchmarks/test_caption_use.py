@@ -3,9 +3,9 @@
 import math
 
 import pytest
+from caption_use import caption_use
 
 from mobilevid.errors import MobilevidError
-from mobilevid.eval.caption_use import caption_use
 from mobilevid.pipeline import Pipeline
 
 

@@ -2,7 +2,8 @@
 
 import math
 
-from mobilevid.eval.motion_prior import DIRECTIONS, data_motion_prior, model_motion_prior
+from motion_prior import DIRECTIONS, data_motion_prior, model_motion_prior
+
 from mobilevid.pipeline import Pipeline
 
 
