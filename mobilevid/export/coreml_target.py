@@ -47,7 +47,7 @@ QUANTIZE = ("none", "int8", "int4", "palettize6", "palettize4")
 # ml-stable-diffusion chunks models above ~1 GB of weights: iOS will not load bigger ones on the ANE.
 MAX_CHUNK_BYTES = 1_000_000_000
 # GroupNorm is lowered to these ops; its mean and variance over up to ~10^6 fp16 values lose
-# precision (and can overflow) in fp16, so by default they stay fp32 (STACK.md). The Neural
+# precision (and can overflow) in fp16, so by default they stay fp32. The Neural
 # Engine computes in fp16 only: on device those ops run on the CPU/GPU, one hand-off per norm;
 # ``fp32_norm_stats=False`` keeps the whole program fp16 (ml-stable-diffusion's choice).
 FP32_OPS = frozenset({"reduce_mean", "square", "sub", "sqrt", "real_div"})

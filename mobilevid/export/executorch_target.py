@@ -11,7 +11,7 @@ For ``xnnpack`` the module is first rewritten by ``xnnpack_friendly.make_xnnpack
 (GroupNorm, channel LayerNorm, attention, GEGLU and nearest upsampling as ops XNNPACK
 delegates), so the graph is not split into one delegate per unsupported op.
 
-Calls as verified in STACK.md (ExecuTorch 1.5.1).
+Calls as in ExecuTorch 1.5.1 (the version pinned in pyproject.toml).
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ class _Calibration:
 def _rename_intermediates(path: Path) -> None:
     """Give every intermediate tensor a fresh name (``t<node>_<output>``), in place.
 
-    Why by hand: with the layout map in the default model (session 13), ``quantize_static`` turned
+    Why by hand: with the layout map in the default model, ``quantize_static`` turned
     the torch exporter's intermediate ``val_2852`` (a GELU product) into a (16,) constant, and the
     quantized graph failed ONNX Runtime's shape check; the same graph with renamed intermediates
     quantizes and loads. Graph inputs, outputs and initialisers keep their names.

@@ -112,11 +112,11 @@ class FrameLayoutEmbedding(nn.Module):
 
     Why: with ``FrameTextEmbedding`` (a per-frame, spatially uniform shift) and coordinate
     channels, the tiny teacher still ignored the direction word. In a positive control (2 pairs
-    of clips differing only in direction, memorised at t ~ 1; README "Motion"), replacing
+    of clips differing only in direction, memorised at t ~ 1), replacing
     MiniLM's states by learned word embeddings did not help (swap gain +0.9% after 100 steps),
     while this map did (+3685%): the backbone could not turn "frame k of a clip moving right"
     into "the object sits at column x_k", and a per-frame spatial prior lets it (on the full
-    data, 1200 fine-tuning steps did not yet make the tiny teacher use it: README). It is the
+    data, the denoising loss alone does not teach it: see mobilevid/training/layout_stage.py). It is the
     text-to-layout route of layout-guided video models (e.g. LVD, Lian et al. 2023), learned end
     to end here. The map (``channels`` x grid x grid, few channels) is repeated up to the latent
     size and mixed into the features by a zero-initialised 1x1 conv: an existing model is

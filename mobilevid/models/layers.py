@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 # Attention masks use -1e4, not the dtype minimum: fp16 turns finfo.min into -inf and
-# softmax into NaN on Core ML (STACK.md). diffusers uses the same constant.
+# softmax into NaN on Core ML. diffusers uses the same constant.
 MASK_VALUE = -1e4
 
 

@@ -7,7 +7,7 @@ themselves: a linear readout of the map must reproduce each training clip's late
 to the map grid (mean squared error). The best such map is the mean layout of the clips with that
 caption in each frame, e.g. for "a circle moving right" a blob left in frame 0 and right in frame 15.
 
-Why a separate stage: measured on the tiny teacher (README, "Motion"), trained only through the
+Why a separate stage: on the tiny teacher, trained only through the
 denoising loss the map never picked up the direction word in 1200 steps on the full data (the
 caption explains ~10% of the clean target at t = 1, and the gradient reaching the map is tiny and
 noisy), while this regression, with no denoiser in the loop, learns it in ~1 minute. The denoiser

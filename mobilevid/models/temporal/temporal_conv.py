@@ -12,8 +12,8 @@ from mobilevid.models.layers import zero_module
 class TemporalConv(nn.Module):
     """GroupNorm, SiLU, then a Conv2d with kernel (k, 1) on a (B, C, F, H*W) view.
 
-    Conv3d is avoided on purpose: it fails at run time on ExecuTorch's XNNPACK/portable path
-    (STACK.md); a (k, 1) Conv2d over the frame axis computes the same numbers everywhere.
+    Conv3d is avoided on purpose: it fails at run time on ExecuTorch's XNNPACK/portable path;
+    a (k, 1) Conv2d over the frame axis computes the same numbers everywhere.
     """
 
     def __init__(self, channels: int, groups: int, kernel: int = 3) -> None:
