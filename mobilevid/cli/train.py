@@ -19,7 +19,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", default=None,
                    help="built-in set (shapes, digits, photos), a mix 'shapes+digits', or a folder of videos "
                    "(default shapes+digits+photos)")
-    p.add_argument("--recipe", metavar="FILE", help="YAML/JSON recipe overriding the defaults")
+    p.add_argument("--recipe", metavar="FILE",
+                   help="YAML/JSON recipe overriding the defaults; a recipe of 'phases' runs several trainings in "
+                   "a row, each from the model of the one before (e.g. mobilevid/recipes/teacher.yaml rebuilds "
+                   "the built-in teacher), and --set then applies to every phase")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any recipe field, e.g. --set denoiser.lr=3e-4 (repeatable)")
     p.add_argument("--stage", choices=["vae", "vae_decoder", "layout", "denoiser", "all"], default=None,
@@ -37,7 +40,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from mobilevid.config import resolve_config
     from mobilevid.errors import MobilevidError
-    from mobilevid.training.train import train
+    from mobilevid.training.phases import read_phases
+    from mobilevid.training.train import stages_to_run, train, train_phases
     from mobilevid.training.train_config import TrainConfig
 
     overrides = list(args.overrides)
@@ -49,15 +53,22 @@ def run(args: argparse.Namespace) -> int:
         if args.max_steps < 1:
             raise MobilevidError(f"--max-steps must be at least 1, got {args.max_steps}")
         overrides += [f"{stage}.steps={args.max_steps}" for stage in ("vae", "vae_decoder", "layout", "denoiser")]
+    phases = read_phases(TrainConfig, args.recipe, overrides) if args.recipe else None
+    if phases is not None:
+        if args.stage:
+            raise MobilevidError("--stage picks a stage of one training; this recipe has phases (each names its stages)")
+        print(f"model: {train_phases(phases, args.output, resume=args.resume, argv=sys.argv)}")
+        return 0
     if args.stage and args.stage != "all":
         overrides.append(f"stages=[{args.stage}]")
     cfg = resolve_config(TrainConfig, recipe=args.recipe, overrides=overrides)
     if cfg.checkpoint_every < 1:
         raise MobilevidError(f"--checkpoint-every must be at least 1, got {cfg.checkpoint_every}")
     model_dir = train(cfg, args.output, resume=args.resume, argv=sys.argv)
-    if "denoiser" in cfg.stages or (cfg.init_from is not None and "vae_decoder" in cfg.stages):
+    stages = stages_to_run(cfg)
+    if "denoiser" in stages or (cfg.init_from is not None and "vae_decoder" in stages):
         print(f"model: {model_dir}")
-    elif cfg.stages == ["layout"]:
+    elif stages == ["layout"]:
         print(f"layout map: {model_dir.parent / 'stages' / 'layout' / 'layout.safetensors'}")
     else:
         print(f"VAE: {model_dir.parent / 'vae'}")

@@ -5,6 +5,8 @@ in attention become 1x1 convolutions by adding two unit axes (as apple/ml-stable
 maps Linear to Conv2d weights for the Neural Engine). Temporal layers from the arch spec
 are added with zero-initialised outputs, so the video model starts equal to the image
 model frame by frame (as diffusers' ``UNetMotionModel.from_unet2d`` does).
+``write_inflated_model`` puts the result in a full model folder (VAE, scheduler, text-encoder
+settings) that ``mobilevid train --set init_from=DIR`` continues from.
 
 Supported diffusers configurations (anything else is a one-line error naming what does
 not map):
@@ -28,12 +30,18 @@ from typing import Any
 
 import torch
 
-from mobilevid.artifacts import check_state_dict, load_tensors, read_json
+from mobilevid.artifacts import atomic_dir, check_state_dict, load_tensors, read_json, write_json
 from mobilevid.errors import MobilevidError
+from mobilevid.models.arch_spec import full_arch
+from mobilevid.models.presets import ModelConfig, SamplingConfig, get_preset
+from mobilevid.models.text_encoder import BUILTIN_ENCODER, TextEncoder
 from mobilevid.models.unet_config import VideoUNetConfig
+from mobilevid.models.vae import VAEConfig, VideoVAE
 from mobilevid.models.video_unet import VideoUNet
 
 _WEIGHT_FILES = ("diffusion_pytorch_model.safetensors", "model.safetensors")
+# Written into an inflated model folder: where it came from; "vae": null means its VAE is fresh (untrained).
+INFLATED_RECORD = "inflated_from.json"
 
 # key in the diffusers config -> the only value we map (None = must be unset)
 _REQUIRED = {
@@ -184,7 +192,11 @@ def map_diffusers_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.
 def inflate_image_unet(
     path: str | Path, arch: Any = None, num_frames: int = 16, freeze_backbone: bool = False
 ) -> VideoUNet:
-    """Build a ``VideoUNet`` from a local diffusers ``UNet2DConditionModel`` folder."""
+    """Build a ``VideoUNet`` from a local diffusers ``UNet2DConditionModel`` folder.
+
+    ``freeze_backbone`` is recorded in the denoiser's config (training then keeps every weight that
+    came from the image UNet fixed) and applied to the returned model.
+    """
     path = Path(path)
     if not path.is_dir():
         raise MobilevidError(f"image UNet folder not found: {path}")
@@ -197,14 +209,92 @@ def inflate_image_unet(
 
         arch = load_arch(arch)
     config = config_from_diffusers(dcfg, num_frames=num_frames, arch=arch)
+    config.freeze_backbone = freeze_backbone
     model = VideoUNet(config)
     mapped = map_diffusers_state_dict(load_tensors(weights))
     own = model.state_dict()
-    # Spatial keys must match exactly; temporal layers and the new conditions keep their (zero) init.
-    new_prefixes = ("temporal.", "text_embedding.", "fps_embedding.", "visual_condition.")
-    expected = {k: v for k, v in own.items() if not k.startswith(new_prefixes)}
+    # The backbone's keys must match exactly; the modules an image UNet lacks keep their (identity) init.
+    expected = {k: v for k, v in own.items() if not VideoUNet.new_after_inflation(k)}
     check_state_dict(expected, mapped, weights)
     model.load_state_dict(mapped, strict=False)
-    if freeze_backbone:
-        model.freeze_backbone()
+    model.freeze_backbone(freeze_backbone)
     return model
+
+
+def inflated_model_config(denoiser: VideoUNetConfig, vae: VAEConfig, preset: str, text_encoder: str,
+                          text_max_length: int, text_dim: int) -> ModelConfig:
+    """The ``model_index.json`` of an inflated denoiser with ``vae``, or a one-line error on what does not fit."""
+    if denoiser.cross_attention_dim != text_dim:
+        raise MobilevidError(
+            f"the image UNet's cross_attention_dim {denoiser.cross_attention_dim} does not match the text encoder "
+            f"'{text_encoder}' (hidden size {text_dim}): pass --text-encoder a local transformers folder of that size")
+    if vae.latent_channels != denoiser.in_channels:
+        raise MobilevidError(f"the VAE has {vae.latent_channels} latent channels, the image UNet takes "
+                             f"{denoiser.in_channels}")
+    base = get_preset(preset)
+    try:
+        return ModelConfig(preset=preset, height=denoiser.latent_height * vae.downsample,
+                           width=denoiser.latent_width * vae.downsample, num_frames=denoiser.num_frames, fps=base.fps,
+                           text_encoder=text_encoder, text_max_length=text_max_length, denoiser=denoiser, vae=vae,
+                           sampling=SamplingConfig())
+    except ValueError as err:
+        raise MobilevidError(f"inflated model: {err}") from None
+
+
+def load_vae(source: str) -> VideoVAE:
+    """A VAE folder (``config.json`` + weights), or the ``vae/`` of a model folder or built-in model name."""
+    from mobilevid.pipeline import resolve_model_dir
+
+    folder = Path(source)
+    if not (folder / "config.json").is_file():
+        folder = resolve_model_dir(source) / "vae"
+    return VideoVAE.from_pretrained(folder)
+
+
+def write_inflated_model(
+    image_unet: str | Path, output: str | Path, arch: Any = None, num_frames: int = 16, freeze_backbone: bool = False,
+    vae: str | None = None, preset: str = "tiny", text_encoder: str = BUILTIN_ENCODER, text_max_length: int = 32,
+    overwrite: bool = False,
+) -> Path:
+    """Write a full model folder around an inflated image UNet; ``mobilevid train --set init_from=DIR`` continues it.
+
+    The VAE is ``vae`` (a VAE or model folder) or, when ``None``, a fresh one of ``preset``'s config,
+    recorded as such in ``inflated_from.json`` so that training from the folder trains the VAE first.
+    The scheduler is rectified flow's (diffusers ``FlowMatchEulerDiscreteScheduler``): an image UNet
+    trained for another target (noise or v-prediction) learns the velocity in that fine-tune.
+    """
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    from mobilevid.pipeline import Pipeline
+
+    image_unet = Path(image_unet)
+    if not image_unet.is_dir():
+        raise MobilevidError(f"image UNet folder not found: {image_unet}")
+    if isinstance(arch, str | Path):
+        from mobilevid.models.arch_spec import load_arch
+
+        arch = load_arch(arch)
+    if arch is None:
+        arch = full_arch(config_from_diffusers(read_json(image_unet / "config.json"), num_frames=num_frames))
+    den_cfg = config_from_diffusers(read_json(image_unet / "config.json"), num_frames=num_frames, arch=arch)
+    vae_model = load_vae(vae) if vae is not None else None
+    text = TextEncoder(text_encoder, text_max_length)
+    if vae_model is None:
+        torch.manual_seed(0)
+        vae_model = VideoVAE(get_preset(preset).vae)
+    model_cfg = inflated_model_config(den_cfg, vae_model.config, preset, text_encoder, text_max_length,
+                                      text.hidden_size)
+    denoiser = inflate_image_unet(image_unet, arch=arch, num_frames=num_frames, freeze_backbone=freeze_backbone)
+    model_cfg.denoiser = denoiser.config
+    pipe = Pipeline(model_cfg, denoiser, vae_model, text, FlowMatchEulerDiscreteScheduler())
+    record = {"image_unet": str(image_unet.resolve()), "vae": None if vae is None else str(vae),
+              "freeze_backbone": freeze_backbone}
+    with atomic_dir(output, overwrite, "model_index.json", "model folder") as tmp:  # overwrite: an earlier model
+        # The pipeline writes its own folder layout; it is moved up into this one so that the model and
+        # its inflation record appear together.
+        pipe.save_pretrained(tmp / "model")
+        for child in (tmp / "model").iterdir():
+            child.rename(tmp / child.name)
+        (tmp / "model").rmdir()
+        write_json(tmp / INFLATED_RECORD, record)
+    return Path(output)

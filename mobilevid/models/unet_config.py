@@ -41,6 +41,9 @@ class VideoUNetConfig:
     frame_layout_grid: int = 8  # that map's cells per side (upsampled to the latent size)
     temporal_head_dim: int = 32
     max_3d_tokens: int = 64  # 3D attention only where a frame has at most this many tokens (low resolution)
+    # Training keeps the image backbone fixed and trains only the modules an image UNet lacks
+    # (VideoUNet.new_after_inflation): set by `mobilevid inflate --freeze-backbone`, read by `mobilevid train`.
+    freeze_backbone: bool = False
     arch: dict[str, Any] = field(default_factory=lambda: {"slots": {}})
 
     def __post_init__(self) -> None:

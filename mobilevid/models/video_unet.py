@@ -33,6 +33,10 @@ from mobilevid.models.temporal import TemporalContext, build_candidate
 from mobilevid.models.unet_config import VideoUNetConfig
 
 WEIGHTS_NAME = "model.safetensors"
+# Top-level modules that an image UNet (diffusers UNet2DConditionModel) does not have; see
+# ``VideoUNet.new_after_inflation``.
+NEW_AFTER_INFLATION = ("temporal", "text_embedding", "fps_embedding", "visual_condition", "frame_text_embedding",
+                       "position_embedding", "frame_layout_embedding")
 
 
 class SpatialLayer(nn.Module):
@@ -295,18 +299,25 @@ class VideoUNet(nn.Module):
         return x, skips, features, slot + 1
 
     # ----------------------------------------------------------------------------------------------
-    def spatial_parameters(self) -> list[nn.Parameter]:
-        """Parameters of the image backbone (everything but temporal layers and new conditions)."""
-        skip = {id(p) for p in self.temporal.parameters()}
-        for extra in (self.frame_text_embedding, self.position_embedding, self.frame_layout_embedding):
-            if extra is not None:
-                skip |= {id(p) for p in extra.parameters()}
-        return [p for p in self.parameters() if id(p) not in skip]
+    @staticmethod
+    def new_after_inflation(name: str) -> bool:
+        """Whether parameter or buffer ``name`` belongs to a module an image UNet does not have.
 
-    def freeze_backbone(self) -> None:
-        """Freeze the image backbone so only temporal layers train (diffusers' ``freeze_unet2d_params``)."""
+        The one list of those modules: inflation leaves them at their initialisation, a fine-tune
+        may add them to a trained denoiser (``init_from``), and a frozen backbone leaves them
+        trainable. Each starts as identity (a zero-initialised output), so adding one keeps the
+        model's output unchanged (AnimateDiff / SnapGen-V inflation).
+        """
+        return name.split(".", 1)[0] in NEW_AFTER_INFLATION
+
+    def spatial_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the image backbone: every parameter not ``new_after_inflation``."""
+        return [p for n, p in self.named_parameters() if not self.new_after_inflation(n)]
+
+    def freeze_backbone(self, frozen: bool = True) -> None:
+        """Freeze the image backbone so only the new modules train (diffusers' ``freeze_unet2d_params``)."""
         for p in self.spatial_parameters():
-            p.requires_grad_(False)
+            p.requires_grad_(not frozen)
 
     def save_pretrained(self, path: str | Path, extra_json: dict[str, Any] | None = None) -> Path:
         """Write ``config.json`` + ``model.safetensors`` atomically."""

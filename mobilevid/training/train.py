@@ -17,22 +17,25 @@ import logging
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator
+from accelerate import Accelerator, PartialState
 from diffusers import FlowMatchEulerDiscreteScheduler
 
 from mobilevid.artifacts import check_state_dict, load_module_weights, load_tensors, read_json, write_json
 from mobilevid.config import from_dict, to_dict
 from mobilevid.errors import MobilevidError
 from mobilevid.models.arch_spec import load_arch, parse_arch
+from mobilevid.models.inflate import INFLATED_RECORD
 from mobilevid.models.presets import ModelConfig, SamplingConfig, get_preset
 from mobilevid.models.rectified_flow import TIMESTEP_SCALE, add_noise, flow_loss, sample_times
 from mobilevid.models.text_encoder import TextEncoder
 from mobilevid.models.vae import VideoVAE
-from mobilevid.models.video_unet import VideoUNet
+from mobilevid.models.video_unet import NEW_AFTER_INFLATION, VideoUNet
 from mobilevid.pipeline import resolve_model_dir
+from mobilevid.seeding import record_run
 from mobilevid.training.batches import StepBatches, step_generator, training_data
 from mobilevid.training.layout_stage import layout_stage
 from mobilevid.training.loop import LoopSettings, run_loop
+from mobilevid.training.phases import Phase, run_phases
 from mobilevid.training.run_setup import start_run
 from mobilevid.training.text_cache import TextCache
 from mobilevid.training.train_config import DenoiserStageConfig, TrainConfig
@@ -41,8 +44,6 @@ logger = logging.getLogger("mobilevid.train")
 
 _NOISE, _TIME, _DROP, _COND, _VAE, _TERMINAL = 1, 2, 3, 4, 5, 6
 STAGES = ("vae", "vae_decoder", "layout", "denoiser")  # in the order they run
-# Modules with a zero-initialised output: a fine-tune may add them to a trained denoiser.
-_STARTS_AS_IDENTITY = ("temporal.", "frame_text_embedding.", "position_embedding.", "frame_layout_embedding.")
 
 
 def _model_config(cfg: TrainConfig) -> ModelConfig:
@@ -51,7 +52,7 @@ def _model_config(cfg: TrainConfig) -> ModelConfig:
         model_cfg = from_dict(ModelConfig, read_json(resolve_model_dir(cfg.init_from) / "model_index.json"))
     else:
         model_cfg = get_preset(cfg.preset)
-    for flag in ("frame_text_conditioning", "position_embedding", "frame_layout_conditioning"):
+    for flag in ("frame_text_conditioning", "position_embedding", "frame_layout_conditioning", "freeze_backbone"):
         if getattr(cfg, flag) is not None:  # None keeps the preset's / starting model's choice
             setattr(model_cfg.denoiser, flag, getattr(cfg, flag))
     if cfg.height is not None or cfg.width is not None:
@@ -196,13 +197,13 @@ def load_starting_weights(denoiser: VideoUNet, path: Path) -> None:
     """Load a trained denoiser into ``denoiser``, whose arch may hold more temporal layers.
 
     Every saved tensor must fit (name and shape); tensors the file lacks may only belong to
-    modules that start as identity (temporal layers, the per-frame text and position
-    embeddings), so the model starts as the trained one (the inflation argument of
-    AnimateDiff / SnapGen-V applied to added layers).
+    modules that start as identity (``VideoUNet.new_after_inflation``: temporal layers, the
+    per-frame text and position embeddings, ...), so the model starts as the trained one (the
+    inflation argument of AnimateDiff / SnapGen-V applied to added layers).
     """
     tensors = load_tensors(path)
     own = denoiser.state_dict()
-    check_state_dict(own, tensors, path, allow_missing=_STARTS_AS_IDENTITY)
+    check_state_dict(own, tensors, path, allow_missing=tuple(f"{m}." for m in NEW_AFTER_INFLATION))
     new = [k for k in own if k not in tensors]
     denoiser.load_state_dict({**own, **tensors})
     logger.info("started from %s (%d tensors; %d new, in modules that start as identity)", path, len(tensors),
@@ -232,6 +233,12 @@ def _denoiser_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, 
                                  "set frame_layout_conditioning=true")
         load_module_weights(denoiser.frame_layout_embedding, fitted_layout)
         logger.info("the layout map starts from %s", fitted_layout)
+    if model_cfg.denoiser.freeze_backbone:
+        # Only the modules an image UNet lacks train; the loop optimises (and EMAs) trainable parameters only.
+        denoiser.freeze_backbone()
+        logger.info("backbone frozen: %.2fM of %.2fM parameters train",
+                    sum(p.numel() for p in denoiser.parameters() if p.requires_grad) / 1e6,
+                    sum(p.numel() for p in denoiser.parameters()) / 1e6)
     vae = vae.eval().requires_grad_(False).to(acc.device)
     text = TextCache(TextEncoder(model_cfg.text_encoder, model_cfg.text_max_length))
     data = training_data(cfg.data, model_cfg, cfg.seed, cfg.data_crop)
@@ -280,22 +287,40 @@ def _denoiser_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, 
     acc.wait_for_everyone()
 
 
-def train(cfg: TrainConfig, output: str | Path, resume: bool = False, argv: list[str] | None = None) -> Path:
-    """Run the configured stages; returns the model folder."""
-    out = Path(output)
+def starting_vae_is_fresh(init_from: str) -> bool:
+    """Whether the model ``init_from`` names carries an untrained VAE (``mobilevid inflate`` without ``--vae``)."""
+    record = resolve_model_dir(init_from) / INFLATED_RECORD
+    return record.is_file() and read_json(record).get("vae") is None
+
+
+def stages_to_run(cfg: TrainConfig) -> list[str]:
+    """The recipe's ``stages``; by default every stage but ``layout`` from scratch, the denoiser alone from a
+    trained model (``init_from``), and the VAE stages too when that model's VAE is fresh (an inflated model)."""
+    if cfg.stages is None:
+        if cfg.init_from is None or starting_vae_is_fresh(cfg.init_from):
+            return ["vae", "vae_decoder", "denoiser"]
+        return ["denoiser"]
     unknown = set(cfg.stages) - set(STAGES)
     if unknown or not cfg.stages:
         raise MobilevidError(f"stages must be a non-empty list of {', '.join(STAGES)}, got {cfg.stages}")
+    return list(cfg.stages)
+
+
+def train(cfg: TrainConfig, output: str | Path, resume: bool = False, argv: list[str] | None = None) -> Path:
+    """Run the configured stages; returns the model folder."""
+    out = Path(output)
     if out.exists() and any(out.iterdir()) and not resume:
         raise MobilevidError(f"output folder {out} is not empty: pass --resume to continue it, or choose another")
     model_cfg = _model_config(cfg)
-    if cfg.init_from is not None and "vae" in cfg.stages:
+    cfg = dataclasses.replace(cfg, stages=stages_to_run(cfg))  # run.json records the stages that run
+    fresh_vae = cfg.init_from is not None and starting_vae_is_fresh(cfg.init_from)
+    if cfg.init_from is not None and "vae" in cfg.stages and not fresh_vae:
         raise MobilevidError("init_from starts from a trained model, whose encoder is kept: drop 'vae' from stages "
                              "(vae_decoder and denoiser can run)")
     training_data(cfg.data, model_cfg, cfg.seed, cfg.data_crop)  # a bad --data fails here, before the run starts
     acc = start_run(out, cfg.mixed_precision, cfg.seed, to_dict(cfg), argv, "train")
     try:
-        if cfg.init_from is not None:
+        if cfg.init_from is not None and "vae" not in cfg.stages:
             vae = VideoVAE.from_pretrained(resolve_model_dir(cfg.init_from) / "vae")
         elif "vae" in cfg.stages:
             vae = _vae_stage(acc, cfg, model_cfg, out, resume)
@@ -322,3 +347,23 @@ def train(cfg: TrainConfig, output: str | Path, resume: bool = False, argv: list
     finally:
         acc.end_training()
     return out / "model"
+
+
+def train_phases(phases: list[Phase], output: str | Path, resume: bool = False, argv: list[str] | None = None) -> Path:
+    """Run a recipe of several trainings (``mobilevid/training/phases.py``), each from the model of the one
+    before (``init_from``); returns ``output/model``, a copy of the last phase's model."""
+    for i, phase in enumerate(phases):
+        cfg = phase.config
+        if cfg.checkpoint_every < 1:
+            raise MobilevidError(f"phase '{phase.name}': checkpoint_every must be at least 1, got {cfg.checkpoint_every}")
+        starts_from_model = i > 0 or cfg.init_from is not None
+        stages = stages_to_run(cfg) if i == 0 else (cfg.stages or ["denoiser"])
+        if "denoiser" not in stages and not (starts_from_model and "vae_decoder" in stages):
+            raise MobilevidError(f"phase '{phase.name}' writes no model (stages {stages}): every phase needs the "
+                                 "denoiser stage, or vae_decoder from the previous phase's model")
+
+    def record(out: Path, resolved: dict) -> None:
+        if PartialState().is_main_process:
+            record_run(out, resolved, argv)
+
+    return run_phases(phases, output, resume, "init_from", lambda c, d, r: train(c, d, resume=r, argv=argv), record)

@@ -102,7 +102,9 @@ class TrainConfig:
     # How a video folder's clips are fitted to that size: a "random" or "center" crop after scaling
     # to cover the frame, or "resize" (aspect ratio not kept). Built-in sets render at the size.
     data_crop: Literal["random", "center", "resize"] = "random"
-    stages: list[str] = field(default_factory=lambda: ["vae", "vae_decoder", "denoiser"])
+    # None: vae, vae_decoder, denoiser from scratch; only the denoiser from a trained model (init_from);
+    # all three from an inflated model whose VAE is fresh (mobilevid/training/train.py, stages_to_run).
+    stages: list[str] | None = None
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
     log_every: int = 25
@@ -125,6 +127,9 @@ class TrainConfig:
     position_embedding: bool | None = None
     # Add the per-frame text-driven layout map to the denoiser (None keeps the preset's / starting model's choice).
     frame_layout_conditioning: bool | None = None
+    # Train only the modules an image UNet lacks (None keeps the starting model's choice, e.g. an inflated
+    # model's `mobilevid inflate --freeze-backbone`); recorded in the denoiser's config.
+    freeze_backbone: bool | None = None
     vae: VAEStageConfig = field(default_factory=VAEStageConfig)
     vae_decoder: VAEDecoderStageConfig = field(default_factory=VAEDecoderStageConfig)
     layout: LayoutStageConfig = field(default_factory=LayoutStageConfig)
