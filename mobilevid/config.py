@@ -2,23 +2,50 @@
 
 Configs are saved as JSON beside the weights they describe. An unknown key, or a value
 of the wrong type, is an error that names the key and the expected type (nanoGPT's habit:
-an unknown override is an error, not a silent default).
+an unknown override is an error, not a silent default). Every float must be finite, and a
+field annotated with ``Bounds`` (``PositiveFloat``, ``Seed``) must lie within them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
 
 from mobilevid.errors import MobilevidError
 
 T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True)
+class Bounds:
+    """The range a config field's number must lie in (``typing.Annotated`` metadata)."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # ``low`` itself is excluded
+
+    def check(self, value: float, key: str) -> None:
+        below = self.low is not None and (value <= self.low if self.low_open else value < self.low)
+        if below or (self.high is not None and value > self.high):
+            if self.low_open and self.high is None and self.low == 0:
+                wanted = "positive"
+            else:
+                lo = "" if self.low is None else f"{'>' if self.low_open else '>='} {self.low:g}"
+                hi = "" if self.high is None else f"<= {self.high:d}" if isinstance(self.high, int) else f"<= {self.high:g}"
+                wanted = " and ".join(part for part in (lo, hi) if part)
+            raise MobilevidError(f"config key '{key}': must be {wanted}, got {value!r}")
+
+
+PositiveFloat = Annotated[float, Bounds(low=0.0, low_open=True)]  # e.g. learning rates
+# torch.Generator.manual_seed's signed 64-bit range (sampling.SEED_MAX), portable to other languages' RNGs.
+Seed = Annotated[int, Bounds(low=0, high=2**63 - 1)]
 
 
 def _type_name(tp: Any) -> str:
@@ -32,6 +59,11 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if tp is Any:
+        return value
+    if origin is Annotated:
+        value = _coerce(value, args[0], key)
+        for bound in (a for a in args[1:] if isinstance(a, Bounds)):
+            bound.check(value, key)
         return value
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
@@ -82,6 +114,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             return value
     elif tp is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise MobilevidError(f"config key '{key}': expected a finite number, got {value!r}")
             return float(value)
     elif tp is str:
         if isinstance(value, str):
@@ -95,7 +129,7 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
     """Build dataclass ``cls`` from ``data``; unknown keys and wrong types are errors."""
     if not isinstance(data, dict):
         raise MobilevidError(f"config '{prefix or cls.__name__}': expected a mapping, got {data!r}")
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
     if unknown:
@@ -158,12 +192,18 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise MobilevidError(f"recipe not found: {path}")
+    kind = "JSON" if path.suffix == ".json" else "YAML"
     try:
-        text = path.read_text()
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise MobilevidError(f"recipe {path} is not a {kind} text file (byte {err.start} is not UTF-8)") from None
+    try:
+        data = json.loads(text) if kind == "JSON" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as err:
         line = str(err).splitlines()[0]
-        raise MobilevidError(f"recipe {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {line}") from None
+        raise MobilevidError(f"recipe {path} is not valid {kind}: {line}") from None
+    except RecursionError:  # e.g. thousands of nested brackets
+        raise MobilevidError(f"recipe {path} is not valid {kind}: nested too deeply") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -16,6 +16,7 @@ import torch
 
 from mobilevid.artifacts import write_json
 
+RUN_RECORD = "run.json"
 _RECORDED_PACKAGES = ("mobilevid", "torch", "executorch", "coremltools", "diffusers", "accelerate", "onnxruntime")
 
 
@@ -38,18 +39,23 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def record_run(output_dir: str | Path, resolved_config: dict[str, Any], argv: list[str] | None = None) -> Path:
-    """Write ``run.json`` (resolved config, command line, versions, machine) into a run folder."""
+def record_run(output_dir: str | Path, resolved_config: dict[str, Any], argv: list[str] | None = None,
+               kind: str | None = None) -> Path:
+    """Write ``run.json`` (the command's ``kind``, resolved config, command line, versions, machine) into a run folder.
+
+    ``kind`` ("train", "distill", ...) says which command may ``--resume`` or ``--overwrite`` the folder.
+    """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     argv = list(sys.argv if argv is None else argv)
     record = {
+        **({"kind": kind} if kind else {}),
         "command": shlex.join(argv),
         "config": resolved_config,
         "versions": package_versions(),
         "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
     }
-    path = output_dir / "run.json"
+    path = output_dir / RUN_RECORD
     if path.is_file():
         # A resumed run keeps the record of every earlier invocation.
         from mobilevid.artifacts import read_json

@@ -1,9 +1,10 @@
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
 import pytest
 
-from mobilevid.config import apply_overrides, from_dict, resolve_config, to_dict
+from mobilevid.config import PositiveFloat, Seed, apply_overrides, from_dict, resolve_config, to_dict
 from mobilevid.errors import MobilevidError
 
 
@@ -70,3 +71,66 @@ def test_yaml_bare_no_reads_as_the_word_for_a_literal(tmp_path):
     assert resolve_config(Run, recipe=recipe).precision == "no"
     with pytest.raises(MobilevidError, match=r"'precision': expected one of"):
         resolve_config(Run, overrides=["precision=true"])
+
+
+@dataclass
+class Bounded:
+    lr: PositiveFloat = 1e-3
+    seed: Seed = 0
+    scales: dict[str, float] = field(default_factory=dict)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("lr=-1e-4", "'lr': must be positive, got -0.0001"),
+        ("lr=0", "'lr': must be positive"),
+        ("lr=.nan", "'lr': expected a finite number, got nan"),
+        ("lr=1e999", "'lr': expected a finite number, got inf"),
+        ("scales.x=.inf", "'scales.x': expected a finite number"),
+        ("seed=-1", "'seed': must be >= 0 and <= 9223372036854775807"),
+        (f"seed={2**63}", "'seed': must be >= 0 and <= 9223372036854775807"),
+    ],
+)
+def test_out_of_range_numbers_are_one_line_errors(override, message):
+    with pytest.raises(MobilevidError, match=re.escape(message)) as err:
+        resolve_config(Bounded, overrides=[override])
+    assert "\n" not in str(err.value)
+
+
+def test_bounds_keep_the_values_they_allow():
+    cfg = resolve_config(Bounded, overrides=["lr=3e-4", f"seed={2**63 - 1}", "scales.x=0.5"])
+    assert (cfg.lr, cfg.seed, cfg.scales) == (3e-4, 2**63 - 1, {"x": 0.5})
+
+
+def test_the_real_configs_bound_learning_rates_and_seeds():
+    from mobilevid.distillation.distill_config import DistillConfig
+    from mobilevid.training.train_config import TrainConfig
+
+    for key in ("vae.lr", "vae_decoder.lr", "layout.lr", "denoiser.lr"):
+        with pytest.raises(MobilevidError, match=f"'{key}': must be positive"):
+            resolve_config(TrainConfig, overrides=[f"{key}=-1"])
+    for key in ("lr_student", "lr_heads"):
+        with pytest.raises(MobilevidError, match=f"'{key}': expected a finite number"):
+            resolve_config(DistillConfig, overrides=[f"{key}=.nan"])
+    for cls in (TrainConfig, DistillConfig):
+        with pytest.raises(MobilevidError, match="'seed': must be >= 0"):
+            resolve_config(cls, overrides=[f"seed={2**64}"])
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("random.yaml", bytes(range(256)) * 4, "is not a YAML text file"),
+        ("random.json", b"\x89PNG\r\n\x1a\n\xff\xfe" * 50, "is not a JSON text file"),
+        ("control.yaml", b"steps: \x07\x08\n", "is not valid YAML"),
+        ("deep.json", b"[" * 100_000, "is not valid JSON"),
+        ("scalar.yaml", b"just words", "must hold a mapping"),
+    ],
+)
+def test_a_recipe_that_is_not_text_or_not_a_mapping_is_one_line(tmp_path, name, content, message):
+    recipe = tmp_path / name
+    recipe.write_bytes(content)
+    with pytest.raises(MobilevidError, match=message) as err:
+        resolve_config(Run, recipe=recipe)
+    assert "\n" not in str(err.value)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mobilevid.config import PositiveFloat, Seed
+
 
 @dataclass
 class DistillConfig:
@@ -13,7 +15,7 @@ class DistillConfig:
     data: str = "shapes+digits+photos"
     # How a video folder's clips are fitted to the teacher's size (random/center crop or resize; see TrainConfig).
     data_crop: Literal["random", "center", "resize"] = "random"
-    seed: int = 0
+    seed: Seed = 0
     steps: int = 1000  # training iterations (one discriminator and one student update each)
     student_steps: int = 4  # sampling steps of the student
     student_sigmas: list[float] | None = None  # fixed noise levels; None = uniform 1, (n-1)/n, ..., 1/n
@@ -21,8 +23,8 @@ class DistillConfig:
     # teacher's weights, e.g. "default". Its weights only: heads and optimiser moments start fresh.
     student_init: str | None = None
     batch_size: int = 2
-    lr_student: float = 5e-5
-    lr_heads: float = 2e-4
+    lr_student: PositiveFloat = 5e-5
+    lr_heads: PositiveFloat = 2e-4
     ema_decay: float = 0.99
     grad_clip: float = 1.0
     teacher_steps: int = 16  # Euler steps of the teacher over the full path, for the reconstruction target

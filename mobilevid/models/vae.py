@@ -150,8 +150,9 @@ class VideoVAE(nn.Module):
             mods["temporal"] = self.temporal
         return nn.ModuleDict(mods)
 
-    def save_pretrained(self, path: str | Path) -> Path:
-        return write_artifact(path, to_dict(self.config), {WEIGHTS_NAME: self.state_dict()})
+    def save_pretrained(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Write ``config.json`` + ``model.safetensors`` atomically (``overwrite`` replaces an earlier one)."""
+        return write_artifact(path, to_dict(self.config), {WEIGHTS_NAME: self.state_dict()}, overwrite=overwrite)
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> VideoVAE:

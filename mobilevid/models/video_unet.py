@@ -319,9 +319,10 @@ class VideoUNet(nn.Module):
         for p in self.spatial_parameters():
             p.requires_grad_(not frozen)
 
-    def save_pretrained(self, path: str | Path, extra_json: dict[str, Any] | None = None) -> Path:
-        """Write ``config.json`` + ``model.safetensors`` atomically."""
-        return write_artifact(path, to_dict(self.config), {WEIGHTS_NAME: self.state_dict()}, extra_json)
+    def save_pretrained(self, path: str | Path, extra_json: dict[str, Any] | None = None,
+                        overwrite: bool = False) -> Path:
+        """Write ``config.json`` + ``model.safetensors`` atomically (``overwrite`` replaces an earlier one)."""
+        return write_artifact(path, to_dict(self.config), {WEIGHTS_NAME: self.state_dict()}, extra_json, overwrite)
 
     @classmethod
     def from_config_file(cls, path: str | Path) -> VideoUNet:

@@ -57,4 +57,5 @@ class StepBatches:
 
 def step_generator(seed: int, step: int, rank: int, salt: int) -> torch.Generator:
     """A torch generator for (seed, step, rank, purpose): noise and times without saved RNG state."""
-    return torch.Generator().manual_seed(((seed * 1_000_003 + step) * 1009 + rank) * 101 + salt)
+    # Folded into the generator's 64-bit range: unchanged for seeds below ~1.8e8, no overflow above.
+    return torch.Generator().manual_seed((((seed * 1_000_003 + step) * 1009 + rank) * 101 + salt) % 2**64)

@@ -4,7 +4,9 @@ A checkpoint folder ``checkpoints/step-000500/`` holds, for every named part of 
 (``model``; or ``student`` and ``heads`` in distillation), ``NAME.safetensors``,
 ``NAME.optimizer.safetensors`` + ``NAME.optimizer.json`` and, where kept, ``NAME.ema.safetensors``,
 plus ``state.json`` (the step). Folders appear only complete (atomic rename), so the newest
-folder is always safe to resume from.
+folder is always safe to resume from. A checkpoint write killed halfway leaves a hidden
+``.step-*.tmp-*`` folder; the next checkpoint of the run removes it (``remove_killed_writes``:
+only those whose process is gone, never a live write's).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from mobilevid.artifacts import (
     check_state_dict,
     load_tensors,
     read_json,
+    remove_killed_writes,
     save_tensors,
     write_json,
 )
@@ -60,7 +63,10 @@ def save_checkpoint(root: Path, step: int, modules: dict[str, torch.nn.Module],
                     emas: dict[str, dict[str, torch.Tensor]] | None = None,
                     extra: dict[str, Any] | None = None, keep: int = 2) -> Path:
     path = root / f"step-{step:07d}"
-    with atomic_dir(path) as tmp:
+    # A killed write of any step, not only this one: a resumed run rarely checkpoints the same step again.
+    remove_killed_writes(root, "step-*")
+    # A folder of the same step (state.json) is this run's own checkpoint, written again after a resume.
+    with atomic_dir(path, overwrite=True, marker="state.json", what="checkpoint") as tmp:
         for name, module in modules.items():
             save_tensors(module.state_dict(), tmp / f"{name}.safetensors")
         for name, optimizer in optimizers.items():

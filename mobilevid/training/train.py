@@ -173,7 +173,7 @@ def _vae_decoder_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfi
     vae, _ = run_loop(acc, vae, loss_fn, settings, out / "stages" / "vae_decoder", resume)
     vae.eval().requires_grad_(False)
     if acc.is_main_process:
-        vae.save_pretrained(out / "vae")
+        vae.save_pretrained(out / "vae", overwrite=True)  # the VAE stage's, in this run folder
         write_json(done, {"steps": s.steps})
     acc.wait_for_everyone()
     return vae
@@ -282,7 +282,8 @@ def _denoiser_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, 
 
         model_cfg.vae = vae.config
         scheduler = FlowMatchEulerDiscreteScheduler(shift=cfg.sample_shift)
-        Pipeline(model_cfg, denoiser.cpu(), vae.cpu(), text.encoder, scheduler).save_pretrained(out / "model")
+        pipe = Pipeline(model_cfg, denoiser.cpu(), vae.cpu(), text.encoder, scheduler)
+        pipe.save_pretrained(out / "model", overwrite=True)  # a resumed, finished run writes it again
         logger.info("wrote %s", out / "model")
     acc.wait_for_everyone()
 
@@ -342,7 +343,7 @@ def train(cfg: TrainConfig, output: str | Path, resume: bool = False, argv: list
 
             pipe = Pipeline.from_pretrained(cfg.init_from)
             pipe.vae = vae.cpu().eval()
-            pipe.save_pretrained(out / "model")
+            pipe.save_pretrained(out / "model", overwrite=True)
             logger.info("wrote %s", out / "model")
     finally:
         acc.end_training()

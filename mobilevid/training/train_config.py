@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from mobilevid.config import PositiveFloat, Seed
+
 
 @dataclass
 class VAEStageConfig:
@@ -15,7 +17,7 @@ class VAEStageConfig:
     # convs then train in the vae_decoder stage (>= 2 frames per clip).
     batch_size: int = 16  # clips per step
     frames: int = 1  # frames per clip in this stage
-    lr: float = 1e-3
+    lr: PositiveFloat = 1e-3
     kl_weight: float = 1e-6  # small: the latents must stay informative (LDM's KL-f4 regime)
     # Decode a posterior sample (a true VAE) or the posterior mean. On a CPU budget the sampled
     # latents stay noisy (posterior std ~0.5 after 1000 steps) and the decoder washes colours out;
@@ -44,7 +46,7 @@ class VAEDecoderStageConfig:
     # Train a new, lighter decoder (e.g. [16, 32, 64]) from scratch against the frozen encoder
     # instead of fine-tuning the current one; the latent space, so any trained denoiser, stays valid.
     block_out_channels: list[int] | None = None
-    lr: float = 1e-3
+    lr: PositiveFloat = 1e-3
     mse_weight: float = 1.0
     object_weight: float = 10.0  # as in the VAE stage: weigh the small objects' pixels more
 
@@ -60,7 +62,7 @@ class LayoutStageConfig:
     clips: int = 6144  # training clips rendered and encoded once (~15 per caption of shapes+digits)
     steps: int = 4000
     batch_size: int = 64  # clips per step (cheap: no denoiser in the loop)
-    lr: float = 1e-3
+    lr: PositiveFloat = 1e-3
     warmup_steps: int = 0
 
 
@@ -68,7 +70,7 @@ class LayoutStageConfig:
 class DenoiserStageConfig:
     steps: int = 6000
     batch_size: int = 4  # clips per step
-    lr: float = 5e-4
+    lr: PositiveFloat = 5e-4
     warmup_steps: int = 200
     weight_decay: float = 0.0
     ema_decay: float = 0.999
@@ -93,7 +95,7 @@ class TrainConfig:
 
     preset: str = "tiny"
     data: str = "shapes+digits+photos"
-    seed: int = 0
+    seed: Seed = 0
     num_frames: int | None = None  # frames per clip; None = the preset's
     # Frame size in pixels; None = the preset's (or the starting model's). Multiples of the VAE's
     # downsampling factor that the denoiser's levels (and layout grid) divide; height != width is fine.
