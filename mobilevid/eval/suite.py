@@ -48,7 +48,8 @@ def evaluate_model(pipe: Any, suite: str, num_prompts: int = 64, steps: int | No
     metrics = {f"{k}_accuracy" if not k.endswith("accuracy") else k: v
                for k, v in EVALUATORS[suite](videos, labels).items()}
     frames = videos[0].shape[0]
-    real_set = make_dataset(suite, "heldout", num_frames=frames, size=videos[0].shape[-1], seed=seed + 1)
+    real_set = make_dataset(suite, "heldout", num_frames=frames, size=tuple(videos[0].shape[-2:]),
+                            seed=seed + 1)
     real = [real_set[i]["video"] for i in range(len(videos))]
     metrics["temporal_flickering"] = mean_temporal_flickering(videos)
     metrics["fd_effnet"] = fd_effnet(videos, real)

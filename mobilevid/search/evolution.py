@@ -83,7 +83,8 @@ class HeldoutFlowLoss:
         if clips < 1:
             raise MobilevidError(f"--proxy-clips must be at least 1, got {clips}")
         cfg = pipe.config
-        dataset = make_dataset(data, "heldout", num_frames=cfg.num_frames, size=cfg.height, seed=seed, length=clips)
+        dataset = make_dataset(data, "heldout", num_frames=cfg.num_frames, size=(cfg.height, cfg.width), seed=seed,
+                               length=clips)
         items = [dataset[i] for i in range(clips)]
         with torch.no_grad():
             x0 = torch.cat([pipe.vae.encode(item["video"][None]).float() for item in items])
@@ -159,14 +160,22 @@ class SearchLog:
         self.write = write
 
     def read(self) -> list[dict[str, Any]]:
+        """The records; a torn last line is dropped (and cut from the file, so appends continue cleanly)."""
         if not self.path.is_file():
             return []
-        records = []
-        for line in self.path.read_text().splitlines():
+        records, good = [], 0
+        data = self.path.read_bytes()
+        for line in data.splitlines(keepends=True):
             try:
+                if not line.endswith(b"\n"):
+                    raise ValueError("no newline")
                 records.append(json.loads(line))
-            except json.JSONDecodeError:
-                break  # a torn last line
+            except ValueError:
+                break
+            good += len(line)
+        if good < len(data) and self.write:
+            with open(self.path, "r+b") as handle:
+                handle.truncate(good)
         return records
 
     def append(self, record: dict[str, Any]) -> None:
@@ -283,6 +292,7 @@ class Evolution:
     def run(self) -> dict[str, Any]:
         s = self.s
         start, population = self._resume()
+        self.workers.barrier()  # every process has read the log before the main one appends to it
         if start > 0:
             logger.info("resuming the search at generation %d (%d archs evaluated)", start, len(self.evaluated))
         n_parents = max(1, int(round(s.population * s.parent_ratio)))

@@ -40,7 +40,6 @@ from mobilevid.search.space import Arch, SearchSpace
 logger = logging.getLogger("mobilevid.search")
 
 _NOISE, _TIME, _DROP = 1, 2, 3
-_DATA_LENGTH = 10_000_000
 
 
 @dataclass
@@ -178,10 +177,9 @@ def load_space(supernet_dir: Path, config: Any) -> SearchSpace:
 def train_supernet(cfg: SupernetConfig, teacher: str, output: str | Path, resume: bool = False,
                    argv: list[str] | None = None) -> Path:
     """Train the supernet of ``teacher`` (a model folder or built-in name); returns ``OUT/supernet``."""
-    from mobilevid.data import make_dataset
     from mobilevid.models.rectified_flow import TIMESTEP_SCALE, add_noise, velocity_target
     from mobilevid.pipeline import Pipeline, resolve_model_dir
-    from mobilevid.training.batches import StepBatches, step_generator
+    from mobilevid.training.batches import StepBatches, step_generator, training_data
     from mobilevid.training.loop import LoopSettings, run_loop
     from mobilevid.training.run_setup import start_run
     from mobilevid.training.text_cache import TextCache
@@ -212,8 +210,7 @@ def train_supernet(cfg: SupernetConfig, teacher: str, output: str | Path, resume
         model = SandwichStep(net)
         vae = pipe.vae.eval().requires_grad_(False).to(acc.device)
         text = TextCache(pipe.text_encoder)
-        data = make_dataset(cfg.data, "train", num_frames=pipe.config.num_frames, size=pipe.config.height,
-                            seed=cfg.seed, length=_DATA_LENGTH)
+        data = training_data(cfg.data, pipe.config, cfg.seed)
         batches = StepBatches(data, cfg.batch_size, cfg.seed, 0.0, acc.process_index, acc.num_processes)
         times = DenoiserStageConfig(time_mean=cfg.time_mean, time_std=cfg.time_std,
                                     terminal_time_prob=cfg.terminal_time_prob)
