@@ -23,6 +23,7 @@ of ``(seed, index)``, so a resumed run sees the same clips.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import logging
 from dataclasses import dataclass
@@ -143,6 +144,38 @@ def probe_video(path: Path) -> tuple[float, float] | None:
         return None
 
 
+@functools.lru_cache(maxsize=16)
+def scan_folder(root: Path, caption_file: Path, stamp: tuple[int, int]
+                ) -> tuple[tuple[VideoEntry, ...], tuple[str, ...], int, int, int]:
+    """(readable entries, skipped names, missing, unreadable, rows) of a caption file's videos.
+
+    Cached per caption file version (``stamp``: its mtime and size): a training run builds its
+    clips once per stage, and probing every file of a large folder each time would cost minutes.
+    """
+    rows, columns = read_caption_rows(caption_file)
+    file_column = _pick_column(columns, FILE_COLUMNS, "file", caption_file)
+    caption_column = _pick_column(columns, CAPTION_COLUMNS, "caption", caption_file, exclude=file_column)
+    # Files resolve against the video folder first, then against the caption file's folder.
+    bases = list(dict.fromkeys([root, caption_file.parent]))
+    entries: list[VideoEntry] = []
+    skipped: list[str] = []
+    missing = unreadable = 0
+    for row in rows:
+        value = str(row.get(file_column) or "").strip()
+        path = _resolve(bases, value, row) if value else None
+        if path is None:
+            missing += 1
+            skipped.append(value or "<empty>")
+            continue
+        info = probe_video(path)
+        if info is None:
+            unreadable += 1
+            skipped.append(str(path.relative_to(root)) if path.is_relative_to(root) else str(path))
+            continue
+        entries.append(VideoEntry(path, str(row.get(caption_column) or "").strip(), *info))
+    return tuple(entries), tuple(skipped), missing, unreadable, len(rows)
+
+
 class FolderVideoDataset(Dataset):
     """Videos and captions from a folder (see module docstring); items like the built-in sets.
 
@@ -168,28 +201,11 @@ class FolderVideoDataset(Dataset):
             raise MobilevidError(f"length must be >= 1, got {length}")
         self.num_frames, self.fps, self.seed, self.crop = int(num_frames), float(fps), int(seed), crop
         self.caption_file = find_caption_file(self.root, captions)
-        rows, columns = read_caption_rows(self.caption_file)
-        file_column = _pick_column(columns, FILE_COLUMNS, "file", self.caption_file)
-        caption_column = _pick_column(columns, CAPTION_COLUMNS, "caption", self.caption_file, exclude=file_column)
-        # Files resolve against the video folder first, then against the caption file's folder.
-        bases = list(dict.fromkeys([self.root, self.caption_file.parent]))
-        self.entries: list[VideoEntry] = []
-        self.skipped: list[str] = []
-        missing = unreadable = 0
-        for row in rows:
-            value = str(row.get(file_column) or "").strip()
-            path = _resolve(bases, value, row) if value else None
-            if path is None:
-                missing += 1
-                self.skipped.append(value or "<empty>")
-                continue
-            info = probe_video(path)
-            if info is None:
-                unreadable += 1
-                self.skipped.append(str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(path))
-                continue
-            self.entries.append(VideoEntry(path, str(row.get(caption_column) or "").strip(), *info))
-        tried = len(rows)
+        stat = self.caption_file.stat()
+        entries, skipped, missing, unreadable, tried = scan_folder(self.root, self.caption_file,
+                                                                   (stat.st_mtime_ns, stat.st_size))
+        self.entries: list[VideoEntry] = list(entries)
+        self.skipped: list[str] = list(skipped)
         if self.skipped:
             logger.warning("skipped %d of %d videos listed in %s (%d missing, %d unreadable by PyAV; first: %s)",
                            len(self.skipped), tried, self.caption_file, missing, unreadable, self.skipped[0])

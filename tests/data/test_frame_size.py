@@ -85,3 +85,17 @@ def test_make_dataset_passes_folder_options_whatever_the_spec_holds(video_folder
     assert shapes[0]["video"].shape == (2, 3, 16, 32)
     mix = make_dataset(f"digits+{video_folder}", num_frames=2, size=(16, 32), fps=8.0, crop="center", length=3)
     assert len(mix) == 6 and mix[1]["video"].shape == (2, 3, 16, 32) and mix[1]["labels"]["file"] == "clip0.mp4"
+
+
+def test_folder_scan_is_cached_per_caption_file_version(video_folder, monkeypatch):
+    import mobilevid.data.folder as folder
+
+    probed = []
+    real_probe = folder.probe_video
+    monkeypatch.setattr(folder, "probe_video", lambda path: probed.append(path) or real_probe(path))
+    folder.scan_folder.cache_clear()
+    FolderVideoDataset(video_folder, num_frames=2, size=16)
+    FolderVideoDataset(video_folder, num_frames=4, size=(16, 32), crop="random")  # another stage of the run
+    assert len(probed) == 4  # each of the 4 listed files once
+    (video_folder / "captions.csv").write_text("file,caption\nclip0.mp4,a red car\n")
+    assert len(FolderVideoDataset(video_folder, num_frames=2, size=16)) == 1 and len(probed) == 5
