@@ -47,23 +47,76 @@ def write_video(path: str | Path, frames: torch.Tensor, fps: float = 8.0) -> Pat
 
 
 def _write_mp4(path: Path, array: np.ndarray, fps: float) -> None:
-    import av
+    writer = Mp4Stream(path, fps, array.shape[1], array.shape[2])
+    try:
+        writer.add(array)
+    finally:
+        writer.finish()
 
-    f, h, w, _ = array.shape
-    # H.264 with yuv420p needs even sizes; tiny videos are upscaled so players show them at a sensible size.
-    scale = max(1, 256 // max(h, w))
-    out_h, out_w = h * scale + (h * scale) % 2, w * scale + (w * scale) % 2
-    with av.open(str(path), mode="w", format="mp4") as container:
+
+class Mp4Stream:
+    """An H.264 MP4 written frame by frame through PyAV: frames leave memory as soon as they are encoded."""
+
+    def __init__(self, path: Path, fps: float, height: int, width: int) -> None:
         from fractions import Fraction
 
-        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
-        stream.width, stream.height, stream.pix_fmt = out_w, out_h, "yuv420p"
-        stream.options = {"crf": "17"}
+        import av
+
+        # H.264 with yuv420p needs even sizes; tiny videos are upscaled so players show them at a sensible size.
+        self.scale = max(1, 256 // max(height, width))
+        self.out_h = height * self.scale + (height * self.scale) % 2
+        self.out_w = width * self.scale + (width * self.scale) % 2
+        self.container = av.open(str(path), mode="w", format="mp4")
+        self.stream = self.container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
+        self.stream.width, self.stream.height, self.stream.pix_fmt = self.out_w, self.out_h, "yuv420p"
+        self.stream.options = {"crf": "17"}
+
+    def add(self, array: np.ndarray) -> None:
+        """(F, H, W, 3) uint8 frames."""
+        import av
+
         for frame in array:
-            big = np.repeat(np.repeat(frame, scale, axis=0), scale, axis=1)
-            big = np.pad(big, ((0, out_h - big.shape[0]), (0, out_w - big.shape[1]), (0, 0)), mode="edge")
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(big), format="rgb24")))
-        container.mux(stream.encode())
+            big = np.repeat(np.repeat(frame, self.scale, axis=0), self.scale, axis=1)
+            big = np.pad(big, ((0, self.out_h - big.shape[0]), (0, self.out_w - big.shape[1]), (0, 0)), mode="edge")
+            self.container.mux(self.stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(big), format="rgb24")))
+
+    def finish(self) -> None:
+        try:
+            self.container.mux(self.stream.encode())
+        finally:
+            self.container.close()
+
+
+class VideoStreamWriter:
+    """``with VideoStreamWriter(path, fps, h, w) as out: out.write(frames)``: a long video streamed to MP4.
+
+    Frames (F, 3, H, W) in [0, 1] are encoded as they arrive, so memory does not grow with the
+    video's length; the file appears at ``path`` only when the writer closes without an error.
+    """
+
+    def __init__(self, path: str | Path, fps: float, height: int, width: int) -> None:
+        self.path = Path(path)
+        if self.path.suffix.lower() != ".mp4":
+            raise MobilevidError(f"a streamed video is written as .mp4, got '{self.path.name}'")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = _tmp_sibling(self.path)
+        self.frames = 0
+        self._mp4 = Mp4Stream(self.tmp, fps, height, width)
+
+    def write(self, frames: torch.Tensor) -> None:
+        self._mp4.add(to_uint8(frames))
+        self.frames += frames.shape[0]
+
+    def __enter__(self) -> VideoStreamWriter:
+        return self
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        try:
+            self._mp4.finish()
+            if kind is None:
+                os.replace(self.tmp, self.path)
+        finally:
+            self.tmp.unlink(missing_ok=True)
 
 
 def write_grid(path: str | Path, videos: torch.Tensor) -> Path:

@@ -29,6 +29,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int, help="frames per video (default: the model's)")
     p.add_argument("--grid", metavar="PNG", help="also write a PNG grid: one row per prompt, one column per frame")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="output video (.mp4 or .gif)")
+    from mobilevid.cli import generate_long
+
+    generate_long.add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -46,6 +49,11 @@ def run(args: argparse.Namespace) -> int:
     for prompt in args.prompts:
         if not prompt.strip():
             raise MobilevidError("empty prompt: give a text description")
+
+    from mobilevid.cli import generate_long
+
+    if generate_long.selected(args):  # more frames than the model's window, or a long-video flag
+        return generate_long.run(args)
 
     from mobilevid.video_io import write_grid, write_video
 

@@ -28,6 +28,21 @@ class SamplingConfig:
 
 
 @dataclass
+class TrainedFor:
+    """What the denoiser's training covered beyond ordinary clips, as the run that made it records it.
+
+    Long-video generation reads it (``mobilevid.longvideo.run``): NUWA-XL's local calls need
+    first/last-frame infilling through the visual condition; FIFO-Diffusion runs on any model
+    (training-free) but a model trained with distinct per-frame noise levels is what it asks for.
+    A folder written before these fields existed reads as trained for neither.
+    """
+
+    visual_condition: bool = False  # first/last frames given as the visual condition (NUWA-XL local mode)
+    per_frame_times: bool = False  # distinct noise levels per frame or block (diffusion forcing)
+    frame_strides: list[int] = field(default_factory=lambda: [1])  # clip strides seen with fps conditioning
+
+
+@dataclass
 class ModelConfig:
     """A whole text-to-video model: what ``model_index.json`` of a model folder records."""
 
@@ -41,6 +56,7 @@ class ModelConfig:
     denoiser: VideoUNetConfig = field(default_factory=VideoUNetConfig)
     vae: VAEConfig = field(default_factory=VAEConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    trained_for: TrainedFor = field(default_factory=TrainedFor)
 
     def __post_init__(self) -> None:
         down = self.vae.downsample
