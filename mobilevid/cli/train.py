@@ -29,10 +29,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="run one stage (default: the recipe's stages; vae_decoder fine-tunes the decoder of a "
                    "trained VAE with its encoder frozen; layout fits the text-to-layout map of a model with "
                    "frame_layout_conditioning before its denoiser stage)")
-    p.add_argument("--output", "-o", required=True, metavar="DIR", help="run folder")
+    p.add_argument("--output", "-o", required=True, metavar="DIR",
+                   help="run folder: new or empty (missing parent folders are created); a run that fails before "
+                   "its first checkpoint removes what it wrote there")
     p.add_argument("--max-steps", type=int, default=None, metavar="N", help="steps of each stage that runs")
     p.add_argument("--checkpoint-every", type=int, default=None, metavar="N", help="checkpoint every N steps")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace --output if it is an earlier train run folder (run.json); the old one is removed "
+                   "when the new run ends, and kept if the new one fails before its first checkpoint")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     p.set_defaults(func=run)
 
@@ -41,9 +46,11 @@ def run(args: argparse.Namespace) -> int:
     from mobilevid.config import resolve_config
     from mobilevid.errors import MobilevidError
     from mobilevid.training.phases import read_phases
+    from mobilevid.training.run_setup import check_run_folder, run_folder
     from mobilevid.training.train import stages_to_run, train, train_phases
     from mobilevid.training.train_config import TrainConfig
 
+    check_run_folder(args.output, "train", args.resume, args.overwrite)
     overrides = list(args.overrides)
     for flag, key in (("preset", "preset"), ("data", "data"), ("seed", "seed"), ("checkpoint_every", "checkpoint_every")):
         value = getattr(args, flag)
@@ -57,14 +64,16 @@ def run(args: argparse.Namespace) -> int:
     if phases is not None:
         if args.stage:
             raise MobilevidError("--stage picks a stage of one training; this recipe has phases (each names its stages)")
-        print(f"model: {train_phases(phases, args.output, resume=args.resume, argv=sys.argv)}")
+        with run_folder(args.output, "train", args.resume, args.overwrite):
+            print(f"model: {train_phases(phases, args.output, resume=args.resume, argv=sys.argv)}")
         return 0
     if args.stage and args.stage != "all":
         overrides.append(f"stages=[{args.stage}]")
     cfg = resolve_config(TrainConfig, recipe=args.recipe, overrides=overrides)
     if cfg.checkpoint_every < 1:
         raise MobilevidError(f"--checkpoint-every must be at least 1, got {cfg.checkpoint_every}")
-    model_dir = train(cfg, args.output, resume=args.resume, argv=sys.argv)
+    with run_folder(args.output, "train", args.resume, args.overwrite):
+        model_dir = train(cfg, args.output, resume=args.resume, argv=sys.argv)
     stages = stages_to_run(cfg)
     if "denoiser" in stages or (cfg.init_from is not None and "vae_decoder" in stages):
         print(f"model: {model_dir}")

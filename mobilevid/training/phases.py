@@ -96,35 +96,29 @@ def run_phases(phases: list[Phase], output: str | Path, resume: bool, start_fiel
 
     ``run(config, folder, resume)`` runs one phase and returns its model folder; ``start_field`` is the
     config field that receives the previous phase's model; ``record(output, resolved)`` writes the
-    chain's ``run.json``.
+    chain's ``run.json``. The command wraps this in its run folder (``run_setup.run_folder``), which
+    checks ``output`` first and cleans up after a failure before anything resumable was written.
     """
     out = Path(output)
     if out.exists() and not out.is_dir():
         raise MobilevidError(f"output {out} is a file, not a folder")
     if out.exists() and any(out.iterdir()) and not resume:
         raise MobilevidError(f"output folder {out} is not empty: pass --resume to continue it, or choose another")
-    created = not out.exists()
     record(out, {"phases": [{"name": p.name, "config": to_dict(p.config)} for p in phases]})
     previous: Path | None = None
-    try:
-        for i, phase in enumerate(phases):
-            folder = out / "phases" / phase.name
-            config = phase.config
-            if previous is not None:
-                config = dataclasses.replace(config, **{start_field: str(previous)})
-            model = folder / "model"
-            if resume and (model / "model_index.json").is_file():
-                logger.info("phase %d/%d '%s' already finished: %s", i + 1, len(phases), phase.name, model)
-            else:
-                logger.info("phase %d/%d '%s' -> %s", i + 1, len(phases), phase.name, folder)
-                _fresh_accelerator_state()
-                model = Path(run(config, folder, resume and folder.exists()))
-            previous = model
-    except BaseException:
-        phases_dir = out / "phases"
-        if created and (not phases_dir.is_dir() or not any(phases_dir.iterdir())):
-            shutil.rmtree(out, ignore_errors=True)  # nothing to resume: leave no record behind
-        raise
+    for i, phase in enumerate(phases):
+        folder = out / "phases" / phase.name
+        config = phase.config
+        if previous is not None:
+            config = dataclasses.replace(config, **{start_field: str(previous)})
+        model = folder / "model"
+        if resume and (model / "model_index.json").is_file():
+            logger.info("phase %d/%d '%s' already finished: %s", i + 1, len(phases), phase.name, model)
+        else:
+            logger.info("phase %d/%d '%s' -> %s", i + 1, len(phases), phase.name, folder)
+            _fresh_accelerator_state()
+            model = Path(run(config, folder, resume and folder.exists()))
+        previous = model
     assert previous is not None
     with atomic_dir(out / "model", overwrite=True, marker="model_index.json", what="model folder") as tmp:
         shutil.copytree(previous, tmp, dirs_exist_ok=True)

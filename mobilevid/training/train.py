@@ -365,6 +365,6 @@ def train_phases(phases: list[Phase], output: str | Path, resume: bool = False, 
 
     def record(out: Path, resolved: dict) -> None:
         if PartialState().is_main_process:
-            record_run(out, resolved, argv)
+            record_run(out, resolved, argv, kind="train")
 
     return run_phases(phases, output, resume, "init_from", lambda c, d, r: train(c, d, resume=r, argv=argv), record)
