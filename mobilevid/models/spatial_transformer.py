@@ -34,10 +34,11 @@ class SpatialTransformer(nn.Module):
     """GroupNorm, 1x1 projection in, transformer layers over H*W tokens, 1x1 projection out, residual."""
 
     def __init__(
-        self, channels: int, heads: int, context_dim: int, groups: int, layers: int = 1, multi_query: bool = False
+        self, channels: int, heads: int, context_dim: int, groups: int, layers: int = 1, multi_query: bool = False,
+        head_dim: int | None = None,
     ) -> None:
         super().__init__()
-        head_dim = channels // heads
+        head_dim = head_dim or channels // heads  # a pruned model keeps whole heads: heads * head_dim != channels
         self.norm = nn.GroupNorm(groups, channels, eps=1e-6)
         self.proj_in = nn.Conv2d(channels, channels, 1)
         self.transformer_blocks = nn.ModuleList(

@@ -23,6 +23,9 @@ class VideoUNetConfig:
     layers_per_block: int = 1
     attention_levels: tuple[bool, ...] = (False, True, True)
     attention_heads: tuple[int, ...] = (1, 2, 2)  # heads per level (diffusers' 'attention_head_dim' meaning)
+    # Channels per spatial attention head, per level; None = channels // heads. Structured pruning
+    # removes heads whole, so a pruned model's heads * head_dim can differ from its channels.
+    attention_head_dim: tuple[int, ...] | None = None
     transformer_layers: int = 1
     mid_block_attention: bool = True
     multi_query: bool = False  # one shared key/value head: less memory traffic on mobile
@@ -40,6 +43,9 @@ class VideoUNetConfig:
     frame_layout_conditioning: bool = False  # per-frame text-driven coarse map added to the first features
     frame_layout_grid: int = 8  # that map's cells per side (upsampled to the latent size)
     temporal_head_dim: int = 32
+    # Width of the sinusoidal timestep and fps codes; None = block_out_channels[0]. Pruning
+    # narrows the first level but keeps the codes (a parameter-free function of this width).
+    time_proj_dim: int | None = None
     max_3d_tokens: int = 64  # 3D attention only where a frame has at most this many tokens (low resolution)
     # Training keeps the image backbone fixed and trains only the modules an image UNet lacks
     # (VideoUNet.new_after_inflation): set by `mobilevid inflate --freeze-backbone`, read by `mobilevid train`.
@@ -55,8 +61,10 @@ class VideoUNetConfig:
         for ch in self.block_out_channels:
             if ch % self.norm_num_groups:
                 raise ValueError(f"channels {ch} not divisible by norm_num_groups {self.norm_num_groups}")
+        if self.attention_head_dim is not None and len(self.attention_head_dim) != n:
+            raise ValueError(f"attention_head_dim needs {n} entries (one per block_out_channels entry)")
         for ch, heads, on in zip(self.block_out_channels, self.attention_heads, self.attention_levels, strict=True):
-            if on and ch % heads:
+            if on and self.attention_head_dim is None and ch % heads:
                 raise ValueError(f"channels {ch} not divisible by {heads} attention heads")
         if self.frame_layout_conditioning and (self.latent_height % self.frame_layout_grid
                                                or self.latent_width % self.frame_layout_grid):
@@ -68,3 +76,13 @@ class VideoUNetConfig:
     @property
     def time_embed_dim(self) -> int:
         return self.block_out_channels[0] * 4
+
+    @property
+    def time_code_dim(self) -> int:
+        return self.time_proj_dim or self.block_out_channels[0]
+
+    def head_dim(self, level: int) -> int:
+        """Channels per spatial attention head at ``level``."""
+        if self.attention_head_dim is not None:
+            return self.attention_head_dim[level]
+        return self.block_out_channels[level] // self.attention_heads[level]

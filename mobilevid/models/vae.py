@@ -40,6 +40,9 @@ class VAEConfig:
     # (SnapGen-V's and TAESD's point), and it costs as much as several denoiser steps. None mirrors
     # the encoder. Same number of levels, so the same latent size.
     decoder_block_out_channels: tuple[int, ...] | None = None
+    # GroupNorm groups of that decoder; None = norm_num_groups. Structured pruning removes whole
+    # groups, so a pruned decoder has fewer groups than the encoder it pairs with.
+    decoder_norm_num_groups: int | None = None
 
     @property
     def downsample(self) -> int:
@@ -80,8 +83,9 @@ class VideoVAE(nn.Module):
             latent_channels=config.latent_channels,
             norm_num_groups=config.norm_num_groups,
         )
-        if config.decoder_block_out_channels is not None:
-            if len(config.decoder_block_out_channels) != n:
+        if config.decoder_block_out_channels is not None or config.decoder_norm_num_groups is not None:
+            decoder_channels = config.decoder_block_out_channels or config.block_out_channels
+            if len(decoder_channels) != n:
                 raise MobilevidError(
                     f"decoder_block_out_channels needs {n} levels like the encoder, got {config.decoder_block_out_channels}"
                 )
@@ -89,9 +93,9 @@ class VideoVAE(nn.Module):
                 in_channels=config.latent_channels,
                 out_channels=config.in_channels,
                 up_block_types=("UpDecoderBlock2D",) * n,
-                block_out_channels=config.decoder_block_out_channels,
+                block_out_channels=decoder_channels,
                 layers_per_block=config.layers_per_block,
-                norm_num_groups=config.norm_num_groups,
+                norm_num_groups=config.decoder_norm_num_groups or config.norm_num_groups,
             )
         decoder = self.vae.decoder
         self.temporal = (

@@ -68,10 +68,10 @@ class VideoUNet(nn.Module):
         temb = c.time_embed_dim
 
         self.conv_in = nn.Conv2d(c.in_channels, chans[0], 3, padding=1)
-        self.time_proj = Timesteps(chans[0], c.flip_sin_to_cos, c.freq_shift)
-        self.time_embedding = TimestepEmbedding(chans[0], temb, act_fn="silu")
+        self.time_proj = Timesteps(c.time_code_dim, c.flip_sin_to_cos, c.freq_shift)
+        self.time_embedding = TimestepEmbedding(c.time_code_dim, temb, act_fn="silu")
         self.text_embedding = zero_module(nn.Linear(c.pooled_text_dim, temb))
-        self.fps_embedding = FpsEmbedding(chans[0], temb) if c.fps_conditioning else None
+        self.fps_embedding = FpsEmbedding(c.time_code_dim, temb) if c.fps_conditioning else None
         self.visual_condition = VisualCondition(c.in_channels, chans) if c.visual_condition else None
         self.position_embedding = PositionEmbedding(chans[0]) if c.position_embedding else None
         self.frame_text_embedding = (
@@ -92,7 +92,7 @@ class VideoUNet(nn.Module):
                 return None
             return SpatialTransformer(
                 chans[level], c.attention_heads[level], c.cross_attention_dim, c.norm_num_groups,
-                c.transformer_layers, c.multi_query,
+                c.transformer_layers, c.multi_query, c.head_dim(level),
             )
 
         self.down_blocks = nn.ModuleList()
@@ -113,7 +113,7 @@ class VideoUNet(nn.Module):
         self.mid_resnet_1 = resnet(mid_ch, mid_ch)
         self.mid_attention = (
             SpatialTransformer(mid_ch, c.attention_heads[-1], c.cross_attention_dim, c.norm_num_groups,
-                               c.transformer_layers, c.multi_query)
+                               c.transformer_layers, c.multi_query, c.head_dim(n - 1))
             if c.mid_block_attention else None
         )
         self.mid_resnet_2 = resnet(mid_ch, mid_ch)
