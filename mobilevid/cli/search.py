@@ -110,7 +110,7 @@ def run_lut(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     probe = out.parent / f"{out.stem}.coreml-probe"
     if args.runtime == "coreml" and args.device_json is None:
-        with atomic_dir(probe) as tmp:
+        with atomic_dir(probe, args.overwrite, "probe.json", "Core ML probe bundle") as tmp:
             table = build_table(model_cfg, source, args.runtime, args.quantize, args.runs, args.warmup, args.threads,
                                 0, args.seed, probe_dir=tmp, log=print)
         table["probe_bundle"] = probe.name

@@ -107,7 +107,7 @@ def run_evolve(supernet: str | Path, lut: str | Path, settings: EvolutionSetting
         plot_pareto(out / "pareto.png", evaluated, front, settings.latency_budget_ms, references, best,
                     title=f"temporal-layer search ({table['runtime']}, seed {settings.seed})")
         pipe.denoiser = extract_subnet(net, arch, space).eval()
-        pipe.save_pretrained(out / "model")
+        pipe.save_pretrained(out / "model", overwrite=resume)  # a resumed search rewrites the same model
         write_json(out / "summary.json", summary)
     workers.barrier()
     return summary
