@@ -11,8 +11,10 @@ A model folder (diffusers-like layout)::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
@@ -70,6 +72,18 @@ def resolve_model_dir(path: str | Path | None) -> Path:
     return path
 
 
+def student_levels(value: Any, source: Path) -> list[float] | None:
+    """A distilled student's fixed noise levels as its scheduler config stores them: in (0, 1], decreasing."""
+    if value is None:
+        return None
+    numbers = isinstance(value, list) and bool(value) and all(
+        isinstance(s, int | float) and not isinstance(s, bool) and math.isfinite(s) for s in value)
+    if not numbers or not all(0 < s <= 1 for s in value) or any(b >= a for a, b in zip(value, value[1:], strict=False)):
+        raise MobilevidError(f"{source}: 'sigmas' must be a list of noise levels in (0, 1], decreasing, "
+                             f"got {str(value)[:80]}")
+    return [float(s) for s in value]
+
+
 class Pipeline:
     """``Pipeline.from_pretrained(DIR)(prompts)`` returns frames, as diffusers pipelines do."""
 
@@ -91,9 +105,10 @@ class Pipeline:
         config = from_dict(ModelConfig, read_json(path / "model_index.json"))
         denoiser = VideoUNet.from_pretrained(path / "denoiser")
         vae = VideoVAE.from_pretrained(path / "vae")
-        sched_cfg = read_json(path / "scheduler" / "scheduler_config.json")
+        sched_path = path / "scheduler" / "scheduler_config.json"
+        sched_cfg = read_json(sched_path)
         # A student's fixed levels are ours, not the scheduler's: keep diffusers from warning about them.
-        fixed = sched_cfg.pop("sigmas", None)
+        fixed = student_levels(sched_cfg.pop("sigmas", None), sched_path)
         sched_cfg.pop("timesteps", None)
         scheduler = FlowMatchEulerDiscreteScheduler.from_config(sched_cfg)
         return cls(config, denoiser, vae, TextEncoder(config.text_encoder, config.text_max_length), scheduler, fixed)

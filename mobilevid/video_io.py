@@ -1,15 +1,21 @@
-"""Writing videos people can open: H.264 MP4 through PyAV, GIF through Pillow, PNG frame grids."""
+"""Writing videos people can open: H.264 MP4 through PyAV, GIF through Pillow, PNG frame grids.
+
+Every file is written under a hidden temporary name and renamed into place; an existing file is
+replaced only with ``overwrite`` (a folder never), and the next write of a name removes what a
+killed write of it left (``mobilevid.artifacts.remove_killed_writes``).
+"""
 
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from mobilevid.artifacts import remove_killed_writes, temp_sibling
 from mobilevid.errors import MobilevidError
+from mobilevid.output_paths import check_output_file
 from mobilevid.sampling import pixels_to_uint8
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
@@ -21,14 +27,16 @@ def to_uint8(frames: torch.Tensor) -> np.ndarray:
 
 
 def _tmp_sibling(path: Path) -> Path:
-    return path.parent / f".{path.stem}.tmp-{uuid.uuid4().hex[:8]}{path.suffix}"
+    remove_killed_writes(path.parent, path.name)
+    return temp_sibling(path, suffix=path.suffix)  # the suffix tells the encoders the format
 
 
-def write_video(path: str | Path, frames: torch.Tensor, fps: float = 8.0) -> Path:
+def write_video(path: str | Path, frames: torch.Tensor, fps: float = 8.0, overwrite: bool = False) -> Path:
     """Write (F, 3, H, W) frames in [0, 1] as MP4 (H.264) or GIF, chosen by the suffix; atomically."""
     path = Path(path)
     if path.suffix.lower() not in VIDEO_SUFFIXES:
         raise MobilevidError(f"unsupported video file type '{path.suffix}' (use .mp4 or .gif)")
+    check_output_file(path, overwrite, "video")
     path.parent.mkdir(parents=True, exist_ok=True)
     array = to_uint8(frames)
     tmp = _tmp_sibling(path)
@@ -119,11 +127,12 @@ class VideoStreamWriter:
             self.tmp.unlink(missing_ok=True)
 
 
-def write_grid(path: str | Path, videos: torch.Tensor) -> Path:
+def write_grid(path: str | Path, videos: torch.Tensor, overwrite: bool = False) -> Path:
     """A PNG with one row per video and one column per frame; videos (B, F, 3, H, W) in [0, 1]."""
     from PIL import Image
 
     path = Path(path)
+    check_output_file(path, overwrite, "grid")
     path.parent.mkdir(parents=True, exist_ok=True)
     b, f, _, h, w = videos.shape
     rows = [np.concatenate(list(to_uint8(v)), axis=1) for v in videos]

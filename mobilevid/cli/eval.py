@@ -20,8 +20,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--prompts", type=int, default=64, help="number of held-out prompts (default 64)")
     p.add_argument("--steps", type=int, help="sampling steps (default: the model's)")
     p.add_argument("--guidance", type=float, help="guidance scale (default: the model's)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0); prompt i uses seed + i")
     p.add_argument("--json", metavar="FILE", help="write the metrics as JSON (one key per metric)")
+    p.add_argument("--overwrite", action="store_true", help="replace the --json file if it exists")
     p.set_defaults(func=run)
 
 
@@ -31,18 +32,23 @@ def run(args: argparse.Namespace) -> int:
     from mobilevid.artifacts import write_json
     from mobilevid.errors import MobilevidError
     from mobilevid.eval.suite import evaluate_model, format_metrics
+    from mobilevid.output_paths import check_output_file
     from mobilevid.pipeline import Pipeline
+    from mobilevid.sampling import check_seed
 
     if args.prompts < 2:
         raise MobilevidError(f"--prompts must be at least 2 (FD-EffNet needs a spread), got {args.prompts}")
     if args.steps is not None and args.steps < 1:
         raise MobilevidError(f"--steps must be at least 1, got {args.steps}")
+    check_seed(args.seed, args.prompts)
+    if args.json:
+        check_output_file(args.json, args.overwrite, "--json file")
     pipe = Pipeline.from_pretrained(args.model)
     metrics = evaluate_model(pipe, args.suite, args.prompts, args.steps, args.guidance, args.seed)
     name = f"{args.model or 'default'} ({args.suite})"
     print(format_metrics({name: metrics}))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)  # missing folders are created, as for every output
         write_json(args.json, {"suite": args.suite, "model": args.model or "default", **metrics})
         print(f"wrote {args.json}")
     return 0

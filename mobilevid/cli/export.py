@@ -25,7 +25,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--components", default="text_encoder,denoiser,vae_decoder",
                    help="comma-separated subset to export (default: all three)")
     p.add_argument("--parity-samples", type=int, default=3, help="real inputs checked per component (default 3)")
-    p.add_argument("-o", "--output", required=True, metavar="DIR", help="bundle folder to write")
+    p.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="bundle folder to write: new or empty (missing parent folders are created)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace --output if it is an earlier bundle (a folder with manifest.json); any other "
+                   "existing file or folder is never replaced")
     p.set_defaults(func=run)
 
 
@@ -34,10 +38,13 @@ def run(args: argparse.Namespace) -> int:
 
     from mobilevid.errors import MobilevidError
     from mobilevid.export.bundle import export_bundle
+    from mobilevid.export.manifest import MANIFEST_NAME
     from mobilevid.export.options import check_combination
+    from mobilevid.output_paths import check_output_dir
     from mobilevid.pipeline import Pipeline, resolve_model_dir
 
     check_combination(args.target, args.quantize, args.delegate)  # before any work
+    check_output_dir(args.output, args.overwrite, MANIFEST_NAME, "bundle")
     if args.parity_samples < 1:
         raise MobilevidError(f"--parity-samples must be at least 1, got {args.parity_samples}")
     from mobilevid.export.components import COMPONENTS
@@ -50,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     model_dir = resolve_model_dir(args.model)
     pipe = Pipeline.from_pretrained(model_dir)
     manifest = export_bundle(pipe, model_dir, args.target, args.quantize, args.delegate, args.output,
-                             parity_samples=args.parity_samples, components=components)
+                             parity_samples=args.parity_samples, components=components, overwrite=args.overwrite)
     for name, comp in manifest.components.items():
         diag = manifest.diagnostics.components[name]
         parity = diag.parity

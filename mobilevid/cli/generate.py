@@ -28,11 +28,35 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0); prompt i uses seed + i")
     p.add_argument("--frames", type=int, help="frames per video (default: the model's)")
     p.add_argument("--grid", metavar="PNG", help="also write a PNG grid: one row per prompt, one column per frame")
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="output video (.mp4 or .gif)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="output video (.mp4 or .gif); missing folders are created")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace output files that exist (without it an existing file is an error; a folder is never "
+                   "replaced)")
     from mobilevid.cli import generate_long
 
     generate_long.add_arguments(p)
     p.set_defaults(func=run)
+
+
+def video_paths(out: Path, count: int) -> list[Path]:
+    """``out`` for one prompt; ``demo_0.mp4, demo_1.mp4, ...`` for several."""
+    return [out] if count == 1 else [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(count)]
+
+
+def check_outputs(args: argparse.Namespace, out: Path) -> None:
+    """Every file this run writes (videos, the grid): not a folder, not an existing file without --overwrite."""
+    from mobilevid.errors import MobilevidError
+    from mobilevid.output_paths import check_output_file
+
+    paths = video_paths(out, len(args.prompts))
+    for path in paths:
+        check_output_file(path, args.overwrite, "video")
+    if args.grid:
+        grid = Path(args.grid)
+        if grid.suffix.lower() != ".png":
+            raise MobilevidError(f"--grid is a PNG file: its name must end in .png, got '{grid.name}'")
+        check_output_file(grid, args.overwrite, "grid")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
     for prompt in args.prompts:
         if not prompt.strip():
             raise MobilevidError("empty prompt: give a text description")
+    from mobilevid.sampling import check_seed
+
+    check_seed(args.seed, len(args.prompts))
+    check_outputs(args, out)  # before the model loads: a bad path fails now, not after sampling
 
     from mobilevid.cli import generate_long
 
@@ -77,12 +105,11 @@ def run(args: argparse.Namespace) -> int:
         fps = pipe.config.fps
         result = pipe(args.prompts, num_inference_steps=args.steps, guidance_scale=args.guidance, seed=args.seed,
                       num_frames=args.frames, progress=True)
-    paths = [out] if len(args.prompts) == 1 else [out.with_name(f"{out.stem}_{i}{out.suffix}")
-                                                  for i in range(len(args.prompts))]
+    paths = video_paths(out, len(args.prompts))
     for path, video in zip(paths, result.frames, strict=True):
-        write_video(path, video, fps=fps)
+        write_video(path, video, fps=fps, overwrite=args.overwrite)
         print(f"wrote {path}")
     if args.grid:
-        print(f"wrote {write_grid(args.grid, result.frames)}")
+        print(f"wrote {write_grid(args.grid, result.frames, overwrite=args.overwrite)}")
     print(f"{result.seconds:.2f} s for {len(paths)} video(s), {result.model_evaluations} model evaluations each")
     return 0

@@ -31,7 +31,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="text encoder whose hidden size is the image UNet's cross_attention_dim "
                    "(default all-MiniLM-L6-v2, 384)")
     p.add_argument("--text-max-length", type=int, default=32, metavar="N", help="prompt tokens (default 32)")
-    p.add_argument("--output", "-o", required=True, metavar="DIR", help="where to write the model folder")
+    p.add_argument("--output", "-o", required=True, metavar="DIR",
+                   help="where to write the model folder: new or empty (missing parent folders are created)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace --output if it is an earlier model folder (with model_index.json); any other "
+                   "existing file or folder is never replaced")
     p.set_defaults(func=run)
 
 
@@ -42,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from mobilevid.models.arch_spec import load_arch
     from mobilevid.models.inflate import write_inflated_model
     from mobilevid.models.text_encoder import BUILTIN_ENCODER
+    from mobilevid.output_paths import check_output_dir
 
     if args.frames < 1:
         raise MobilevidError(f"--frames must be at least 1, got {args.frames}")
@@ -49,14 +54,12 @@ def run(args: argparse.Namespace) -> int:
         raise MobilevidError(f"--text-max-length must be at least 1, got {args.text_max_length}")
     if not Path(args.image_unet).is_dir():
         raise MobilevidError(f"image UNet folder not found: {args.image_unet}")
-    out = Path(args.output)
-    if out.exists():
-        raise MobilevidError(f"output {out} already exists: choose a new folder")
+    out = check_output_dir(args.output, args.overwrite, "model_index.json", "model folder")
     arch = load_arch(args.arch) if args.arch else None
     path = write_inflated_model(args.image_unet, out, arch=arch, num_frames=args.frames,
                                 freeze_backbone=args.freeze_backbone, vae=args.vae, preset=args.preset,
                                 text_encoder=args.text_encoder or BUILTIN_ENCODER,
-                                text_max_length=args.text_max_length)
+                                text_max_length=args.text_max_length, overwrite=args.overwrite)
     from mobilevid.pipeline import Pipeline
 
     model = Pipeline.from_pretrained(path).denoiser

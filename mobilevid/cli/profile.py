@@ -25,6 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    "1 gives steadier numbers on a machine shared with other jobs)")
     p.add_argument("--no-blocks", action="store_true", help="skip the denoiser's per-block breakdown")
     p.add_argument("--json", metavar="FILE", help="write the whole profile as JSON (schema mobilevid.profile v1)")
+    p.add_argument("--overwrite", action="store_true", help="replace the --json file if it exists")
     p.add_argument("--device-json", metavar="FILE",
                    help="a profile measured on a device (same schema) to print side by side with this machine's")
     p.set_defaults(func=run)
@@ -36,13 +37,16 @@ def run(args: argparse.Namespace) -> int:
 
     from mobilevid.artifacts import write_json
     from mobilevid.export.profiling import format_profile, load_device_profile, profile_bundle
+    from mobilevid.output_paths import check_output_file
 
     device = load_device_profile(args.device_json) if args.device_json else None  # fail before timing
+    if args.json:
+        check_output_file(args.json, args.overwrite, "--json file")
     result = profile_bundle(args.bundle, args.runtime, args.runs, args.warmup, breakdown=not args.no_blocks, threads=args.threads,
                             log=lambda msg: print(msg, file=sys.stderr))
     print(format_profile(result, device))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)  # missing folders are created, as for every output
         write_json(args.json, result)
         print(f"\nwrote {args.json}")
     return 0

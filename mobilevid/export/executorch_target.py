@@ -17,6 +17,7 @@ Calls as in ExecuTorch 1.5.1 (the version pinned in pyproject.toml).
 from __future__ import annotations
 
 import platform
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -108,11 +109,38 @@ def executorch_runs_here(delegate: str) -> bool:
     return delegate == "xnnpack" or platform.system() == "Darwin"
 
 
+# A flatbuffer's file identifier: bytes 4..8 of a program, "ET" and two letters or digits ("ET12").
+_PTE_IDENTIFIER = re.compile(rb"ET[0-9A-Za-z]{2}")
+
+
+def check_pte_header(path: Path) -> None:
+    """One-line error unless ``path`` starts like an ExecuTorch program.
+
+    Why by hand: ExecuTorch 1.5.1 does not raise on a file whose identifier is not ASCII (random
+    bytes): logging those bytes throws inside its C++ loader and the process aborts. A file with
+    the identifier but a corrupt or truncated body fails its verifier with an exception instead.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if len(head) < 8 or not _PTE_IDENTIFIER.fullmatch(head[4:8]):
+        raise MobilevidError(f"{path.name} in {path.parent} is not an ExecuTorch program (no 'ET..' identifier "
+                             "at byte 4): re-export the bundle")
+
+
 def executorch_runner(path: Path) -> Callable[[Sequence[torch.Tensor]], list[torch.Tensor]]:
-    """A loaded ``.pte`` as ``run(inputs) -> outputs``."""
+    """A loaded ``.pte`` as ``run(inputs) -> outputs``; a file the runtime cannot load is a one-line error."""
     from executorch.runtime import Runtime
 
-    method = Runtime.get().load_program(str(path)).load_method("forward")
+    path = Path(path)
+    if not path.is_file():
+        raise MobilevidError(f"missing ExecuTorch program {path.name} in {path.parent}")
+    check_pte_header(path)
+    try:
+        method = Runtime.get().load_program(str(path)).load_method("forward")
+    except (RuntimeError, ValueError) as err:
+        first = str(err).splitlines()[0] if str(err) else err.__class__.__name__
+        raise MobilevidError(f"ExecuTorch cannot load {path.name} in {path.parent} (truncated or corrupt?): "
+                             f"{first}") from None
 
     def run(inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         return [torch.as_tensor(o) for o in method.execute([x.contiguous() for x in inputs])]

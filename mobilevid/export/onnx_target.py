@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -111,19 +112,42 @@ def export_onnx(component, quantize: str, out_dir: Path) -> list[str]:
     return [final.name]
 
 
-def onnx_runner(path: Path, threads: int | None = None) -> Callable[[Sequence[torch.Tensor]], list[torch.Tensor]]:
-    """An ONNX Runtime session as ``run(inputs) -> outputs`` (tensors in the graph's input order)."""
-    import onnxruntime as ort
+def _ort_message(err: Exception) -> str:
+    """ONNX Runtime's reason without its code prefix and path ("Protobuf parsing failed.")."""
+    text = str(err).splitlines()[0] if str(err) else err.__class__.__name__
+    text = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", text)
+    return text.rsplit("failed:", 1)[-1].strip() or text
 
+
+def onnx_runner(path: Path, threads: int | None = None) -> Callable[[Sequence[torch.Tensor]], list[torch.Tensor]]:
+    """An ONNX Runtime session as ``run(inputs) -> outputs`` (tensors in the graph's input order).
+
+    A file ONNX Runtime cannot load (truncated, not ONNX, missing) is a one-line error naming it.
+    """
+    import onnxruntime as ort
+    from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
+
+    # ONNX Runtime's errors derive from Exception alone: name the ones loading a bad file raises.
+    load_errors = (ort_errors.InvalidProtobuf, ort_errors.InvalidArgument, ort_errors.NoSuchFile, ort_errors.Fail,
+                   ort_errors.InvalidGraph, ort_errors.NotImplemented, ort_errors.RuntimeException)
+    path = Path(path)
     options = ort.SessionOptions()
     options.log_severity_level = 3
     if threads:
         options.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    try:
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except load_errors as err:
+        raise MobilevidError(f"ONNX Runtime cannot load {path.name} in {path.parent} (truncated or not an ONNX "
+                             f"model?): {_ort_message(err)}") from None
     names = [i.name for i in session.get_inputs()]
 
     def run(inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         feed = {n: (x.numpy() if isinstance(x, torch.Tensor) else x) for n, x in zip(names, inputs, strict=True)}
-        return [torch.from_numpy(np.asarray(o)) for o in session.run(None, feed)]
+        try:
+            outputs = session.run(None, feed)
+        except ort_errors.InvalidArgument as err:  # e.g. a manifest whose shapes were edited
+            raise MobilevidError(f"{path.name} rejects its inputs: {_ort_message(err)}") from None
+        return [torch.from_numpy(np.asarray(o)) for o in outputs]
 
     return run
