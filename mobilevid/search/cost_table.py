@@ -380,7 +380,7 @@ def load_unit_runner(unit: Unit, runtime: str, path: Path | None, threads: int |
 
 
 def time_runner(run: Runner, inputs: Sequence[torch.Tensor], runs: int, warmup: int) -> dict[str, float]:
-    from mobilevid.benchmarking import time_runs
+    from mobilevid.export.timing import time_runs
 
     return trimmed_stats(time_runs(lambda: run(inputs), runs, warmup))
 
@@ -441,9 +441,9 @@ def backbone_fingerprint(model_cfg: Any) -> str:
 
 
 def _device() -> dict[str, Any]:
-    from mobilevid.benchmarking import machine
+    from mobilevid.export.device_json import machine
 
-    return {"name": "this machine", **machine()}
+    return machine()
 
 
 def check_runtime(runtime: str, quantize: str) -> None:
