@@ -36,6 +36,7 @@ import torch
 from mobilevid.errors import MobilevidError
 from mobilevid.longvideo.clip import forward_noise, step
 from mobilevid.longvideo.denoiser import Denoiser
+from mobilevid.longvideo.distributed import Split
 from mobilevid.sampling import SamplerType, draw_noise
 
 # (first frame number, latents (B, m, C, H, W)) for each emitted block, in order.
@@ -117,11 +118,29 @@ def batched_windows(denoise: Denoiser, windows: list[WindowInputs]) -> list[torc
     return list(denoise(x, sigma, prompts).chunk(len(windows)))
 
 
+def split_windows(split: Split, group: int = 1) -> MapWindows:
+    """``map_windows`` over processes: windows in groups of ``group`` (one batch each), groups dealt round robin.
+
+    The grouping, not the number of processes, sets every forward pass's batch, so one process
+    and several compute each window with the same batch shape and give the same video bit for bit
+    (a convolution's float rounding can depend on its batch size).
+    """
+
+    def run(denoise: Denoiser, windows: list[WindowInputs]) -> list[torch.Tensor]:
+        out = torch.zeros(len(windows), *windows[0][0].shape)
+        groups = [list(range(i, min(i + group, len(windows)))) for i in range(0, len(windows), group)]
+        for k in split.mine(len(groups)):
+            out[groups[k]] = torch.stack(batched_windows(denoise, [windows[i] for i in groups[k]]))
+        return list(split.merge(out))
+
+    return run
+
+
 @torch.no_grad()
 def fifo_sample(denoise: Denoiser, sigmas: torch.Tensor, kind: SamplerType, geometry: FifoGeometry,
                 num_frames: int, prompt_of: Callable[[int], str], first_clip: torch.Tensor,
                 generators: Sequence[torch.Generator], emit: EmitFn,
-                map_windows: MapWindows = batched_windows, trace: TraceFn | None = None) -> FifoStats:
+                map_windows: MapWindows | None = None, trace: TraceFn | None = None) -> FifoStats:
     """Stream ``num_frames`` latent frames to ``emit``, in order, from a queue of constant size.
 
     sigmas: the schedule's K + 1 levels, descending from 1 to 0 (the teacher's f*n-step
@@ -129,10 +148,12 @@ def fifo_sample(denoise: Denoiser, sigmas: torch.Tensor, kind: SamplerType, geom
     first_clip (B, f, C, H, W): clean latents of an ordinary clip of frames 0..f-1 (its frames
     seed the queue); prompt_of(frame): the prompt of video frame ``frame``; generators: one per
     video, drawing (in order) the queue's start noise, then per iteration any re-noise step's
-    fresh noise and the tail's fresh noise.
+    fresh noise and the tail's fresh noise. map_windows runs an iteration's windows (default: one
+    forward pass per window in this process; ``split_windows`` shares them among processes).
     """
     g = geometry
     f, q, c, m = g.window, g.queue, g.context, g.block
+    map_windows = map_windows or split_windows(Split())
     if len(sigmas) != g.levels + 1 or float(sigmas[-1]) != 0.0:
         raise MobilevidError(f"FIFO over {g.levels} levels needs {g.levels + 1} sigmas ending at 0, got {len(sigmas)}")
     if abs(float(sigmas[0]) - 1.0) > 1e-6:

@@ -24,6 +24,7 @@ import torch
 from mobilevid.errors import MobilevidError
 from mobilevid.longvideo.clip import sample_clip
 from mobilevid.longvideo.denoiser import Denoiser
+from mobilevid.longvideo.distributed import Split
 from mobilevid.sampling import SamplerType, draw_noise
 
 
@@ -94,7 +95,7 @@ def call_generator(seed: int, level: int, first_frame: int) -> torch.Generator:
 
 @dataclass
 class NuwaStats:
-    window_calls: int = 0  # model evaluations of one L-frame window
+    window_calls: int = 0  # model evaluations of one L-frame window, by this process
     rounds: int = 0  # sequential sampling steps (the critical path): depth x steps
     batches: list[int] | None = None  # local calls per level
 
@@ -103,13 +104,16 @@ class NuwaStats:
 def nuwa_sample(denoise: Denoiser, sigmas: torch.Tensor, kind: SamplerType, nuwa_plan: NuwaPlan,
                 prompt_of: Callable[[int], str], seeds: Sequence[int],
                 frame_shape: Sequence[int], fps: float, max_batch: int | None = None,
-                on_level: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, NuwaStats]:
+                on_level: Callable[[int, int], None] | None = None, split: Split = Split()
+                ) -> tuple[torch.Tensor, NuwaStats]:
     """Latents (B, num_frames, C, H, W) of one video per seed.
 
     prompt_of(frame) gives each keyframe and local frame its own prompt; ``max_batch`` bounds a
     level's batch in rows (chunks of one level still form one round, as parallel devices would);
     on_level(level, frames made so far) reports progress. Noise: every call has its own
     generator (``call_generator``), so a video does not depend on how a level is batched or split.
+    ``split``: this process's share of each level's calls (``distributed.py``); every process
+    returns the whole video.
     """
     b = len(seeds)
     span = nuwa_plan.levels[0].calls[0][-1] + 1
@@ -120,8 +124,13 @@ def nuwa_sample(denoise: Denoiser, sigmas: torch.Tensor, kind: SamplerType, nuwa
     stats = NuwaStats(batches=[])
     steps = len(sigmas) - 1
     for depth, level in enumerate(nuwa_plan.levels):
-        calls = list(level.calls)
         local = depth > 0
+        calls = [level.calls[i] for i in split.mine(len(level.calls))]
+        # This process's new frames land in `share` (zero elsewhere); the merge sums every process's share.
+        share = torch.zeros_like(video)
+        new = torch.zeros(span, dtype=torch.bool)
+        for call in level.calls:
+            new[list(call[1:-1] if local else call)] = True
         chunk = max_batch or len(calls) * b
         per_chunk = max(1, chunk // b)
         for c0 in range(0, len(calls), per_chunk):
@@ -140,8 +149,10 @@ def nuwa_sample(denoise: Denoiser, sigmas: torch.Tensor, kind: SamplerType, nuwa
             prompts = [[prompt_of(p) for p in call] for _, call in rows]
             rate = torch.full((len(rows),), fps / level.stride)
             out = sample_clip(denoise, noise, sigmas, kind, prompts, gens, known, mask, rate)
-            video[vid[:, None], idx] = out
-            made[idx.flatten()] = True
+            share[vid[:, None], idx] = out
+        share = split.merge(share)
+        video[:, new] = share[:, new]
+        made |= new
         stats.window_calls += len(calls) * b * steps
         stats.rounds += steps
         stats.batches.append(len(calls))

@@ -10,6 +10,7 @@ last level ends; the autoregressive baseline drifts and its windows run one afte
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ from mobilevid.errors import MobilevidError
 from mobilevid.longvideo.autoregressive import autoregressive_sample, window_starts
 from mobilevid.longvideo.clip import sample_clip
 from mobilevid.longvideo.denoiser import ModelDenoiser
-from mobilevid.longvideo.fifo import fifo_sample, student_geometry, teacher_geometry
+from mobilevid.longvideo.distributed import process_split
+from mobilevid.longvideo.fifo import fifo_sample, split_windows, student_geometry, teacher_geometry
 from mobilevid.longvideo.nuwa import nuwa_sample, plan
 from mobilevid.longvideo.prompt_schedule import PromptSchedule
 from mobilevid.longvideo.stream import StreamingDecoder
@@ -134,11 +136,17 @@ def generate_long(pipe, schedule: PromptSchedule, num_frames: int, output: str |
         starts = window_starts(num_frames, window, k)
         detail = f"{len(starts)} windows of {window} frames, {k} known"
 
+    split = process_split()
+    if split.world > 1 and method == "autoregressive":
+        raise MobilevidError("the autoregressive baseline's windows run one after another: run it in one process")
     denoise = ModelDenoiser(pipe.denoiser, pipe.text_encoder, g, pipe.config.fps)
     start = time.perf_counter()
-    bar = tqdm(total=num_frames, unit="frame", desc=method, disable=not progress)
-    with VideoStreamWriter(output, pipe.config.fps, pipe.config.height, pipe.config.width) as writer:
-        decoder = StreamingDecoder(pipe.vae, writer.write, chunk=window)
+    bar = tqdm(total=num_frames, unit="frame", desc=method, disable=not progress or not split.is_main)
+    # Every process computes its share and holds the whole state; the main process writes the video.
+    writer = (VideoStreamWriter(output, pipe.config.fps, pipe.config.height, pipe.config.width) if split.is_main
+              else contextlib.nullcontext(None))
+    with writer as out:
+        decoder = StreamingDecoder(pipe.vae, out.write if out is not None else None, chunk=window)
 
         def emit(_: int, latents: torch.Tensor) -> None:
             decoder.push(latents[0])
@@ -149,7 +157,8 @@ def generate_long(pipe, schedule: PromptSchedule, num_frames: int, output: str |
             clip_sigmas = pipe.sigmas(None)
             first = sample_clip(denoise, draw_noise(generators, (window, *shape)), clip_sigmas,
                                 sampler_type(pipe.fixed_sigmas, None), [schedule.for_frames(range(window))], generators)
-            stats = fifo_sample(denoise, sigmas, kind, geometry, num_frames, schedule.at, first, generators, emit)
+            stats = fifo_sample(denoise, sigmas, kind, geometry, num_frames, schedule.at, first, generators, emit,
+                                map_windows=split_windows(split))
             rounds = stats.iterations + len(clip_sigmas) - 1
         elif method == "nuwa":
             seen = [0]
@@ -159,7 +168,7 @@ def generate_long(pipe, schedule: PromptSchedule, num_frames: int, output: str |
                 seen[0] = made
 
             latents, nstats = nuwa_sample(denoise, sigmas, kind, nuwa_plan, schedule.at, [seed], shape,
-                                          pipe.config.fps, on_level=on_level)
+                                          pipe.config.fps, on_level=on_level, split=split)
             for i in range(0, num_frames, window):
                 decoder.push(latents[0, i:i + window])
             rounds = nstats.rounds

@@ -17,9 +17,12 @@ from mobilevid.sampling import check_finite, latents_to_pixels
 
 
 class StreamingDecoder:
-    """``push(latents (F, C, h, w))`` as frames are made, ``close()`` at the end; ``sink(pixels (F, 3, H, W))`` in order."""
+    """``push(latents (F, C, h, w))`` as frames are made, ``close()`` at the end; ``sink(pixels (F, 3, H, W))`` in order.
 
-    def __init__(self, vae: torch.nn.Module, sink: Callable[[torch.Tensor], None], chunk: int = 16) -> None:
+    Without a sink (a process that does not write the video) it only counts frames.
+    """
+
+    def __init__(self, vae: torch.nn.Module, sink: Callable[[torch.Tensor], None] | None, chunk: int = 16) -> None:
         self.vae = vae
         self.sink = sink
         self.chunk = max(1, chunk)
@@ -46,6 +49,9 @@ class StreamingDecoder:
         self.frames += count
 
     def push(self, latents: torch.Tensor) -> None:
+        if self.sink is None:
+            self.frames += latents.shape[0]
+            return
         self._pending.append(latents.detach())
         while self._pending_count() >= self.chunk + self.context:
             self._decode(self.chunk, self.context)
