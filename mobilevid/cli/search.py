@@ -43,6 +43,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="intra-op threads of the runtime (default 1: stable numbers on a shared machine)")
     lut.add_argument("--check-archs", type=int, default=3, metavar="N",
                      help="random archs (besides the largest) for the additive-model check; 0 skips it (default 3)")
+    lut.add_argument("--candidates", default=None, metavar="A,B,...",
+                     help="time only these candidates (default: all; the supernet's must be among them)")
     lut.add_argument("--seed", type=int, default=0, help="seed of the random inputs and check archs")
     lut.add_argument("--output", "-o", required=True, metavar="FILE", help="the table (JSON)")
     lut.add_argument("--overwrite", action="store_true", help="replace an existing table")
@@ -92,6 +94,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     evo.add_argument("--resume", action="store_true", help="continue the search logged in --output")
     evo.set_defaults(func=run_evolve)
 
+    pred = sub.add_parser(
+        "predict", help="an arch's latency and memory by the table, against a measured profile",
+        description="Predict an arch spec's denoiser latency and memory from a cost table; with --profile (the "
+        "JSON of `mobilevid profile --json` for a bundle of that arch, on the table's runtime) print the measured "
+        "denoiser latency and the table's error: the last step of the closed loop.")
+    pred.add_argument("--lut", required=True, metavar="FILE", help="a cost table from `search lut`")
+    pred.add_argument("--arch", required=True, metavar="FILE", help="an arch spec (e.g. `search evolve`'s arch.json)")
+    pred.add_argument("--profile", metavar="FILE", help="`mobilevid profile --json` output of the arch's bundle")
+    pred.set_defaults(func=run_predict)
+
 
 def run_lut(args: argparse.Namespace) -> int:
     from mobilevid.artifacts import atomic_dir, write_json
@@ -107,16 +119,21 @@ def run_lut(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         raise MobilevidError(f"--threads must be at least 1, got {args.threads}")
     model_cfg, source = model_config_for(args.model, args.preset)
+    from mobilevid.models.arch_spec import CANDIDATES
+    from mobilevid.search.space import SearchSpace
+
+    names = CANDIDATES if args.candidates is None else [c.strip() for c in args.candidates.split(",") if c.strip()]
+    space = SearchSpace(model_cfg.denoiser, names)
     out.parent.mkdir(parents=True, exist_ok=True)
     probe = out.parent / f"{out.stem}.coreml-probe"
     if args.runtime == "coreml" and args.device_json is None:
         with atomic_dir(probe, args.overwrite, "probe.json", "Core ML probe bundle") as tmp:
             table = build_table(model_cfg, source, args.runtime, args.quantize, args.runs, args.warmup, args.threads,
-                                0, args.seed, probe_dir=tmp, log=print)
+                                0, args.seed, space=space, probe_dir=tmp, log=print)
         table["probe_bundle"] = probe.name
     else:
         table = build_table(model_cfg, source, args.runtime, args.quantize, args.runs, args.warmup, args.threads,
-                            args.check_archs, args.seed, device_json=args.device_json, log=print)
+                            args.check_archs, args.seed, space=space, device_json=args.device_json, log=print)
     write_json(out, table)
     print(f"cost table: {out} ({len(table['entries'])} entries + backbone, runtime {table['runtime']})")
     if table["measured"]:
@@ -172,4 +189,30 @@ def run_evolve(args: argparse.Namespace) -> int:
         print(f"  {ref['name']}: table {ref['latency_ms']:.3f} ms, proxy {ref['proxy']:.6f}"
               f"{'' if ref['within_budget'] else ' (over budget)'}")
     print(f"model with inherited weights: {Path(args.output) / 'model'}")
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from mobilevid.config import from_dict
+    from mobilevid.models.arch_spec import load_arch
+    from mobilevid.models.unet_config import VideoUNetConfig
+    from mobilevid.search.cost_table import load_table, predict
+    from mobilevid.search.space import SearchSpace
+
+    table = load_table(args.lut)
+    spec = load_arch(args.arch)
+    space = SearchSpace(from_dict(VideoUNetConfig, table["model"]["denoiser"]))
+    pred = predict(table, space.from_spec(spec))
+    print(f"table ({table['runtime']}, {table['quantize']}): {pred['latency_ms']:.3f} ms, {pred['memory_mb']:.1f} MB")
+    if args.profile:
+        from mobilevid.export.profiling import load_device_profile
+
+        profile = load_device_profile(args.profile)
+        den = profile["components"].get("denoiser")
+        if den is None:
+            from mobilevid.errors import MobilevidError
+
+            raise MobilevidError(f"{args.profile} has no denoiser component")
+        err = pred["latency_ms"] / den["median_ms"] - 1
+        print(f"measured ({profile.get('runtime')}): {den['median_ms']:.3f} ms; table error {100 * err:+.1f} %")
     return 0
