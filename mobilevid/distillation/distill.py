@@ -35,6 +35,7 @@ from mobilevid.config import to_dict
 from mobilevid.distillation.discriminator import Discriminator
 from mobilevid.distillation.distill_config import DistillConfig
 from mobilevid.errors import MobilevidError
+from mobilevid.models.presets import TrainedFor
 from mobilevid.models.rectified_flow import TIMESTEP_SCALE, add_noise, sample_times
 from mobilevid.pipeline import Pipeline
 from mobilevid.sampling import (
@@ -283,6 +284,9 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
         student_cfg = copy.deepcopy(model_cfg)
         student_cfg.sampling.steps = len(sigmas)
         student_cfg.sampling.guidance = 1.0  # guidance is baked in
+        # Distillation trains whole clips at one level without the visual condition: the student does not
+        # inherit the teacher's record of first/last-frame or per-frame-level training.
+        student_cfg.trained_for = TrainedFor()
         Pipeline(student_cfg, final, vae, teacher_pipe.text_encoder, teacher_pipe.scheduler,
                  fixed_sigmas=sigmas).save_pretrained(model_dir, overwrite=True)
     return model_dir

@@ -42,7 +42,7 @@ from mobilevid.training.train_config import DenoiserStageConfig, TrainConfig
 
 logger = logging.getLogger("mobilevid.train")
 
-_NOISE, _TIME, _DROP, _COND, _VAE, _TERMINAL = 1, 2, 3, 4, 5, 6
+_NOISE, _TIME, _DROP, _COND, _VAE, _TERMINAL, _PER_FRAME = 1, 2, 3, 4, 5, 6, 7
 STAGES = ("vae", "vae_decoder", "layout", "denoiser")  # in the order they run
 
 
@@ -219,6 +219,23 @@ def training_times(batch: int, stage: DenoiserStageConfig, seed: int, step: int,
     return t
 
 
+def per_frame_times(t: torch.Tensor, frames: int, stage: DenoiserStageConfig, seed: int, step: int,
+                    rank: int) -> torch.Tensor:
+    """(B,) clip times -> (B, F): a ``per_frame_time_prob`` share of clips gets an independent time per frame.
+
+    Diffusion forcing (Chen et al. 2024) and FVDM's vectorised timesteps train on frames at
+    distinct noise levels: the input FIFO-Diffusion's queue and the student's blocks give a
+    model at inference, which clip-level times never show it.
+    """
+    t = t[:, None].expand(-1, frames)
+    if stage.per_frame_time_prob <= 0 or frames < 2:
+        return t
+    g = step_generator(seed, step, rank, _PER_FRAME)
+    chosen = torch.rand(t.shape[0], generator=g) < stage.per_frame_time_prob
+    own = sample_times(t.numel(), g, stage.time_mean, stage.time_std).reshape(t.shape)
+    return torch.where(chosen[:, None], own, t)
+
+
 def _denoiser_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, vae: VideoVAE, out: Path,
                     resume: bool) -> None:
     s = cfg.denoiser
@@ -257,7 +274,7 @@ def _denoiser_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, 
         captions = ["" if d else c for c, d in zip(batch["caption"], drop.tolist(), strict=True)]
         states, pooled, mask = (t.to(acc.device) for t in text(captions))
         noise = torch.randn(x0.shape, generator=step_generator(cfg.seed, step, rank, _NOISE)).to(acc.device)
-        t = training_times(b, s, cfg.seed, step, rank).to(acc.device)
+        t = per_frame_times(training_times(b, s, cfg.seed, step, rank), f, s, cfg.seed, step, rank).to(acc.device)
         x_t = add_noise(x0, noise, t)
         fps = torch.full((b,), float(model_cfg.fps), device=acc.device)
         cond = {}
@@ -280,6 +297,9 @@ def _denoiser_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, 
     if acc.is_main_process:
         from mobilevid.pipeline import Pipeline
 
+        # What this run trained for, beside what a starting model recorded (long-video methods read it).
+        model_cfg.trained_for.visual_condition |= s.visual_condition_prob > 0
+        model_cfg.trained_for.per_frame_times |= s.per_frame_time_prob > 0
         model_cfg.vae = vae.config
         scheduler = FlowMatchEulerDiscreteScheduler(shift=cfg.sample_shift)
         pipe = Pipeline(model_cfg, denoiser.cpu(), vae.cpu(), text.encoder, scheduler)

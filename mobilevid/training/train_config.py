@@ -78,6 +78,7 @@ class DenoiserStageConfig:
     caption_dropout: float = 0.1  # empty caption this often, so classifier-free guidance works
     image_ratio: float = 0.1  # share of single-frame image batches (SnapGen-V joint training)
     visual_condition_prob: float = 0.1  # give first/last frames as a visual condition (NUWA-XL infilling)
+    per_frame_time_prob: float = 0.0  # clips with an independent time per frame (diffusion forcing; for FIFO)
     time_mean: float = 0.0  # logit-normal time sampling (SD3); mean ln(k) = SD3 shift k, more high-noise steps
     time_std: float = 1.0
     # Share of clips trained at t = 1 exactly (pure noise, zero SNR), where sampling starts: there the

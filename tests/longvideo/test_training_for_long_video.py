@@ -1,0 +1,30 @@
+"""Training for what long-video inference asks: per-frame noise levels, and an honest record of it."""
+
+import json
+
+import torch
+
+from mobilevid.cli.main import main
+from mobilevid.training.train import per_frame_times
+from mobilevid.training.train_config import DenoiserStageConfig
+
+
+def test_per_frame_times_share():
+    t = torch.tensor([0.3, 0.6, 0.9, 0.1] * 8)
+    same = per_frame_times(t, 5, DenoiserStageConfig(per_frame_time_prob=0.0), 0, 0, 0)
+    assert torch.equal(same, t[:, None].expand(-1, 5))
+    mixed = per_frame_times(t, 5, DenoiserStageConfig(per_frame_time_prob=0.5), 0, 0, 0)
+    distinct = (mixed.max(dim=1).values - mixed.min(dim=1).values) > 0
+    assert 0 < int(distinct.sum()) < len(t)  # some clips get a time per frame, the others keep one time
+    assert torch.equal(mixed[~distinct], same[~distinct])
+    assert bool(((mixed > 0) & (mixed < 1)).all())
+
+
+def test_training_records_what_it_trained_for(tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--output", str(out), "--preset", "tiny", "--data", "shapes", "--stage", "denoiser",
+                 "--set", "num_frames=4", "--set", "denoiser.batch_size=1", "--set", "denoiser.warmup_steps=1",
+                 "--set", "denoiser.per_frame_time_prob=0.5", "--max-steps", "1"]) == 0
+    trained = json.loads((out / "model" / "model_index.json").read_text())["trained_for"]
+    assert trained["per_frame_times"] is True
+    assert trained["visual_condition"] is True  # the default visual_condition_prob is 0.1
