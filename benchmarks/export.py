@@ -33,7 +33,7 @@ import torch
 import mobilevid.export.bundle as bundle_module
 from mobilevid.export.bundle_runtime import BundlePipeline
 from mobilevid.export.components import build_components
-from mobilevid.export.profiling import runner, set_threads, summarize_ms, time_runs
+from mobilevid.export.timing import runner, set_threads, summarize_ms, time_runs
 from mobilevid.pipeline import Pipeline, PipelineOutput
 
 from _common import benchmark_parser, markdown_table, write_results
@@ -60,8 +60,8 @@ class BundleAdapter:
     def __init__(self, bundle: Path, threads: int | None = None) -> None:
         self.pipe = BundlePipeline(bundle)
         if threads is not None:  # the same intra-op threads as the latency rows
-            self.pipe.runners = {name: runner(bundle / comp["files"][0], self.pipe.runtime, threads)
-                                 for name, comp in self.pipe.manifest["components"].items()}
+            self.pipe.runners = {name: runner(bundle / comp.files[0], self.pipe.runtime, threads)
+                                 for name, comp in self.pipe.manifest.components.items()}
 
     def __call__(self, prompt: str | list[str], num_inference_steps: int | None = None,
                  guidance_scale: float | None = None, seed: int = 0) -> PipelineOutput:
@@ -136,18 +136,18 @@ def bench_preset(preset: str, args: argparse.Namespace, work: Path) -> tuple[lis
             traceback.print_exc()
             rows.append(row)
             continue
-        entry = m["components"]["denoiser"]
-        parity = entry.get("parity", {})
-        row.update({"MB": entry["bytes"] / 1e6, "x smaller than fp32": fp32_bytes / entry["bytes"],
-                    "export s": entry["export_seconds"]})
+        entry = m.diagnostics.components["denoiser"]
+        parity = entry.parity or {}
+        row.update({"MB": entry.bytes / 1e6, "x smaller than fp32": fp32_bytes / entry.bytes,
+                    "export s": entry.export_seconds})
         if isinstance(parity.get("worst_db"), float):  # Core ML is not run here: no parity figure
             row["parity dB"] = parity["worst_db"]
-        if "delegation" in entry:
-            row["delegated ops"] = f"{entry['delegation']['delegated_ops']}/" \
-                                   f"{entry['delegation']['delegated_ops'] + entry['delegation']['portable_ops']}"
+        if entry.delegation:
+            row["delegated ops"] = f"{entry.delegation['delegated_ops']}/" \
+                                   f"{entry.delegation['delegated_ops'] + entry.delegation['portable_ops']}"
         _log(f"{preset}: {label}: {row['MB']:.1f} MB, denoiser export {row['export s']:.0f} s")
         if runtime is not None:
-            run = runner(out / entry["files"][0], runtime, args.threads)
+            run = runner(out / m.components["denoiser"].files[0], runtime, args.threads)
             stats = summarize_ms(time_runs(lambda run=run: run(example), args.runs, args.warmup))
             del run
             row.update({"ms / step": stats["median_ms"], "p90 ms": stats["p90_ms"],
