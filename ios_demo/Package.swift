@@ -1,4 +1,4 @@
-// swift-tools-version:5.9
+// swift-tools-version:6.0
 // The Swift side of mobilevid: a core that imports only Foundation (builds and tests on Linux), a thin
 // Core ML backend compiled only where Core ML exists, and the `mobilevid-swift` command-line tool.
 // The SwiftUI app lives in App/ (Apple platforms only) and uses this package as a local dependency.
@@ -6,7 +6,8 @@ import PackageDescription
 
 let package = Package(
     name: "MobileVid",
-    platforms: [.iOS(.v17), .macOS(.v14)],
+    // The exporter targets iOS 18 / macOS 15 model programs (coremltools minimum_deployment_target=iOS18).
+    platforms: [.iOS(.v18), .macOS(.v15)],
     products: [
         .library(name: "MobileVidCore", targets: ["MobileVidCore"]),
         .library(name: "MobileVidCoreML", targets: ["MobileVidCoreML"]),
@@ -19,5 +20,6 @@ let package = Package(
         .executableTarget(name: "mobilevid-swift", dependencies: ["MobileVidCore", "MobileVidCoreML"]),
         .testTarget(name: "MobileVidCoreTests", dependencies: ["MobileVidCore"],
                     resources: [.copy("Fixtures")]),
-    ]
+    ],
+    swiftLanguageModes: [.v5]
 )

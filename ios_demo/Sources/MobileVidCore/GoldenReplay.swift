@@ -65,11 +65,11 @@ public struct ReplayResult: Sendable {
     public var framesMaxGreyLevels = 0
     public var frameCount = 0
 
-    public static let latentsTolerance: Float = 1e-5
+    public static let latentsTolerance = 1e-5
     public static let greyLevelTolerance = 1
 
     public var passed: Bool {
-        tokenMismatches.isEmpty && noiseMaxError <= 1e-6 && latentsMaxError <= Self.latentsTolerance
+        tokenMismatches.isEmpty && noiseMaxError <= 1e-6 && Double(latentsMaxError) <= Self.latentsTolerance
             && framesMaxGreyLevels <= Self.greyLevelTolerance
     }
 
@@ -77,14 +77,16 @@ public struct ReplayResult: Sendable {
         ["passed": passed, "token_cases": tokenCases, "token_mismatches": tokenMismatches, "noise_cases": noiseCases,
          "noise_max_error": Double(noiseMaxError), "noise_values_differing": noiseValuesDiffering,
          "step_input_max_error": Double(stepInputMaxError), "latents_max_error": Double(latentsMaxError),
-         "latents_tolerance": Double(Self.latentsTolerance), "frames_max_grey_levels": framesMaxGreyLevels,
+         "latents_tolerance": Self.latentsTolerance, "frames_max_grey_levels": framesMaxGreyLevels,
          "frames": frameCount]
     }
 }
 
 public enum GoldenReplay {
     /// Replays `golden` (from a bundle whose manifest is `manifest`): tokens, noise, the whole run.
-    public static func run(_ golden: GoldenVectors, manifest: BundleManifest) throws -> ReplayResult {
+    /// - Parameter report: receives the latency report of the replayed generation.
+    public static func run(_ golden: GoldenVectors, manifest: BundleManifest,
+                           report: ((LatencyReport) -> Void)? = nil) throws -> ReplayResult {
         var result = ReplayResult()
         let tokenizer = try manifest.makeTokenizer()
         for case_ in golden.index.tokens {
@@ -114,8 +116,10 @@ public enum GoldenReplay {
             throw MobileVidError.invalidArgument("the golden run was made with another sampler than the manifest states")
         }
         let runner = RecordedRunner(golden: golden)
-        let generator = VideoGenerator(manifest: manifest, tokenizer: tokenizer, runner: runner, kernel: golden.kernel)
+        let generator = VideoGenerator(manifest: manifest, tokenizer: tokenizer, runner: runner, kernel: golden.kernel,
+                                       device: .current(name: "mobilevid-swift replay", computeUnits: "none"))
         let video = try generator.generate(prompt: run.prompt, seed: run.seed)
+        report?(generator.report)
         result.stepInputMaxError = runner.worstSampleDifference
         result.latentsMaxError = video.latents.maxAbsDifference(try golden.float32(run.finalLatents))
         let (shape, expectedFrames) = try golden.uint8(run.frames)  // (F, H, W, 3), as Python's to_uint8

@@ -165,7 +165,7 @@ public struct LatencyReport: Sendable {
 
     public func jsonData(createdBy: String = "mobilevid-swift") throws -> Data {
         try JSONSerialization.data(withJSONObject: jsonObject(createdBy: createdBy),
-                                   options: [.prettyPrinted, .sortedKeys])
+                                   options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     }
 
     /// Write the report to `url`, atomically (a half-written profile is never left behind).

@@ -21,6 +21,8 @@ public struct WordPieceTokenizer: Sendable {
     /// Token -> id, keyed by UTF-8 bytes: Swift's `String` equality is canonical equivalence, but the
     /// vocabulary lookup must be byte-exact (a Hangul syllable must not match its decomposed jamo).
     let vocabulary: [[UInt8]: Int32]
+    /// Id -> token, for `tokenize`.
+    let tokens: [String]
     public let maxLength: Int
     public let lowercase: Bool
     public let stripAccents: Bool
@@ -54,6 +56,7 @@ public struct WordPieceTokenizer: Sendable {
             return value
         }
         self.vocabulary = vocabulary
+        self.tokens = tokens
         self.maxLength = maxLength
         self.lowercase = lowercase
         self.stripAccents = stripAccents ?? lowercase  // BertNormalizer: strip_accents None follows lowercase
@@ -110,9 +113,7 @@ public struct WordPieceTokenizer: Sendable {
 
     /// The WordPiece strings of `text` (for display and debugging).
     public func tokenize(_ text: String) -> [String] {
-        let names = Dictionary(vocabulary.map { ($0.value, String(decoding: $0.key, as: UTF8.self)) },
-                               uniquingKeysWith: { first, _ in first })
-        return pieceIds(text).map { names[$0] ?? "[UNK]" }
+        pieceIds(text).map { tokens[Int($0)] }
     }
 
     // MARK: - 1. Special tokens
