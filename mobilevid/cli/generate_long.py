@@ -16,7 +16,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "leave the queue, runs training-free on any model and on the 4-step student at a short clip's cost per "
         "frame). nuwa (NUWA-XL: keyframes, then first/last-frame infilling, one batch per level) needs a model "
         "trained for infilling; autoregressive is the baseline (each window conditioned on the last frames of "
-        "the one before).",
+        "the one before). Under `accelerate launch --multi_gpu --num_processes N -m mobilevid.cli.main generate "
+        "...` (gloo on CPUs) the windows of a FIFO iteration and the local calls of a NUWA-XL level are shared "
+        "among the processes, with the same video as one process.",
     )
     g.add_argument("--long", choices=["fifo", "nuwa", "autoregressive"],
                    help="long-video method (default: fifo when --frames exceeds the model's window)")
