@@ -15,14 +15,24 @@ Runner = Callable[[Sequence[torch.Tensor]], list[torch.Tensor]]
 
 def time_runs(fn: Callable[[], Any], runs: int, warmup: int) -> list[float]:
     """Wall times (seconds) of ``runs`` calls of ``fn`` after ``warmup`` untimed ones."""
+    return wall_and_cpu_runs(fn, runs, warmup)[0]
+
+
+def wall_and_cpu_runs(fn: Callable[[], Any], runs: int, warmup: int) -> tuple[list[float], list[float]]:
+    """Wall and process CPU times (seconds) of ``runs`` calls of ``fn`` after ``warmup`` untimed ones.
+
+    On a machine shared with other jobs a one-thread run's wall time includes waiting for the core;
+    its CPU time is close to what the run takes on an idle core.
+    """
     for _ in range(warmup):
         fn()
-    times = []
+    wall, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return times
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return wall, cpu
 
 
 def set_threads(threads: int | None) -> None:
