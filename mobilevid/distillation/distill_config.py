@@ -40,6 +40,7 @@ class DistillConfig:
     # Backward simulation (DMD2, Yin et al. 2024): this share of the iterations at a level below 1
     # gives the student its own few-step estimate re-noised to that level (what it meets when it
     # samples) instead of a noised real clip; the teacher's target starts from the same point.
+    # Experimental: no recipe uses it; on the built-in teacher it lowered digit accuracy (docs/history.md).
     backward_simulation: float = 0.0
     checkpoint_every: int = 100
     keep_checkpoints: int = 2
