@@ -102,6 +102,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     pred.add_argument("--lut", required=True, metavar="FILE", help="a cost table from `search lut`")
     pred.add_argument("--arch", required=True, metavar="FILE", help="an arch spec (e.g. `search evolve`'s arch.json)")
     pred.add_argument("--profile", metavar="FILE", help="`mobilevid profile --json` output of the arch's bundle")
+    pred.add_argument("--measure", action="store_true",
+                      help="also export and time the whole denoiser with this arch here, on the table's runtime "
+                      "and threads (random weights: latency only)")
+    pred.add_argument("--runs", type=int, default=20, help="timed runs with --measure (default 20)")
     pred.set_defaults(func=run_predict)
 
 
@@ -204,6 +208,13 @@ def run_predict(args: argparse.Namespace) -> int:
     space = SearchSpace(from_dict(VideoUNetConfig, table["model"]["denoiser"]))
     pred = predict(table, space.from_spec(spec))
     print(f"table ({table['runtime']}, {table['quantize']}): {pred['latency_ms']:.3f} ms, {pred['memory_mb']:.1f} MB")
+    if args.measure:
+        from mobilevid.search.cost_table import measure_arch
+
+        measured = measure_arch(table, spec, args.runs)
+        err = pred["latency_ms"] / measured["median_ms"] - 1
+        print(f"measured here ({table['runtime']}): {measured['median_ms']:.3f} ms (p90 {measured['p90_ms']:.3f}), "
+              f"{measured['peak_memory_bytes'] / 2**20:.1f} MB; table error {100 * err:+.1f} %")
     if args.profile:
         from mobilevid.export.profiling import load_device_profile
 
@@ -216,3 +227,4 @@ def run_predict(args: argparse.Namespace) -> int:
         err = pred["latency_ms"] / den["median_ms"] - 1
         print(f"measured ({profile.get('runtime')}): {den['median_ms']:.3f} ms; table error {100 * err:+.1f} %")
     return 0
+

@@ -578,6 +578,23 @@ def additive_check(table: dict[str, Any], model_cfg: Any, space: SearchSpace, ru
             "max_abs_error": round(float(np.max(errors)), 4)}
 
 
+def measure_arch(table: dict[str, Any], spec: dict[str, Any], runs: int = 20) -> dict[str, Any]:
+    """The whole denoiser with arch ``spec``, exported and timed by the table's own rule, runtime and threads."""
+    from types import SimpleNamespace
+
+    from mobilevid.models.unet_config import VideoUNetConfig
+
+    if table["runtime"] not in RUNTIMES or table["runtime"] == "coreml":
+        raise MobilevidError(f"the table's runtime {table['runtime']!r} does not run here")
+    # Only the denoiser's shapes matter for latency: fps is baked into the export wrapper.
+    model_cfg = SimpleNamespace(denoiser=from_dict(VideoUNetConfig, table["model"]["denoiser"]), fps=8.0,
+                                text_max_length=table["model"]["text_max_length"])
+    set_threads(table.get("threads"))
+    unit = Unit("check/arch", denoiser_module(model_cfg, spec), denoiser_inputs(model_cfg, 0, 4), {"kind": "check"})
+    return measure_unit(unit, table["runtime"], table.get("quantize") or "none", runs, table["timing"]["warmup"],
+                        table.get("threads"))
+
+
 # -- reading -----------------------------------------------------------------------------------------
 def _number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and bool(np.isfinite(v))

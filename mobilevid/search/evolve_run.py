@@ -72,7 +72,7 @@ def run_evolve(supernet: str | Path, lut: str | Path, settings: EvolutionSetting
                          "fingerprint": table["model"]["fingerprint"], "created_at": table.get("created_at")},
                "proxy": fitness.description, "space": {"size": space.size(), "max_per_slot": space.max_per_slot}}
     evo = Evolution(space, table, settings, fitness, log, workers, context)
-    best = evo.run()
+    evo.run()
 
     # Reference archs: marked on the plot, evaluated with the same proxy, never returned.
     root = Path(supernet) if (Path(supernet) / "space.json").is_file() else Path(supernet).parent
@@ -87,10 +87,13 @@ def run_evolve(supernet: str | Path, lut: str | Path, settings: EvolutionSetting
         log.append(record)
     references = [done[name] for name, _ in refs]
 
+    # References within budget are archs of the space measured with the same proxy: they compete too.
     evaluated = list(evo.evaluated.values())
-    front = pareto_front(evaluated)
+    pool = evaluated + [r for r in references if r["within_budget"] and r["arch"] not in evo.evaluated]
+    front = pareto_front(pool)
+    best = min(pool, key=lambda r: (r["proxy"], r["latency_ms"], r["arch"]))
     arch = space.from_key(best["arch"])
-    summary = {"arch": best["arch"], "latency_ms": best["latency_ms"], "memory_mb": best["memory_mb"],
+    summary = {"arch": best["arch"], "found_by": best.get("name", "evolution"), "latency_ms": best["latency_ms"], "memory_mb": best["memory_mb"],
                "proxy": best["proxy"], "evaluated": len(evaluated), "front": len(front),
                "latency_budget_ms": settings.latency_budget_ms, "memory_budget_mb": settings.memory_budget_mb,
                "runtime": table["runtime"], "references": references}
@@ -104,7 +107,7 @@ def run_evolve(supernet: str | Path, lut: str | Path, settings: EvolutionSetting
                                          "references": references, "chosen": best,
                                          "latency_budget_ms": settings.latency_budget_ms,
                                          "memory_budget_mb": settings.memory_budget_mb})
-        plot_pareto(out / "pareto.png", evaluated, front, settings.latency_budget_ms, references, best,
+        plot_pareto(out / "pareto.png", pool, front, settings.latency_budget_ms, references, best,
                     title=f"temporal-layer search ({table['runtime']}, seed {settings.seed})")
         pipe.denoiser = extract_subnet(net, arch, space).eval()
         pipe.save_pretrained(out / "model", overwrite=resume)  # a resumed search rewrites the same model
