@@ -31,6 +31,7 @@ import torch
 import mobilevid
 from mobilevid.artifacts import atomic_dir, write_json
 from mobilevid.errors import MobilevidError
+from mobilevid.output_paths import check_output_dir
 from mobilevid.sampling import check_seed, draw_noise, prompt_generators
 
 SCHEMA = "mobilevid.golden"
@@ -102,8 +103,9 @@ def write_golden(bundle: str | Path, output: str | Path | None = None, prompt: s
         raise MobilevidError("empty prompt: give a text description")
     check_seed(seed)
     bundle = Path(bundle)
-    pipe = BundlePipeline(bundle, runtime)  # checks the manifest and loads the models before anything is written
     output = Path(output) if output is not None else bundle / "golden"
+    check_output_dir(output, overwrite, INDEX_NAME, "golden folder")  # before loading any model
+    pipe = BundlePipeline(bundle, runtime)  # checks the manifest and loads the models before anything is written
     capability = torch.backends.cpu.get_cpu_capability()
     with atomic_dir(output, overwrite=overwrite, marker=INDEX_NAME, what="golden folder") as tmp:
         files = _TensorFiles(tmp)

@@ -1,5 +1,5 @@
-// Python twin: mobilevid/export/profiling.py (schema mobilevid.profile v1: what `mobilevid profile
-// --device-json` imports; summarize_ms for the median and p90; video_total for the total per video).
+// Python twin: mobilevid/export/device_json.py (schema mobilevid.profile v1: what `mobilevid profile
+// --device-json` imports), timing.py summarize_ms (median and p90), video_total.py (the total per video).
 import Foundation
 
 /// Per-component timings measured on a device, written as the JSON `mobilevid profile --device-json` reads.

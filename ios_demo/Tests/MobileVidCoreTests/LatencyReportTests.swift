@@ -1,4 +1,4 @@
-// Python twin: mobilevid/export/profiling.py (summarize_ms, video_total, validate_profile's required fields).
+// Python twin: mobilevid/export/timing.py summarize_ms, video_total.py, device_json.py validate_profile.
 import XCTest
 @testable import MobileVidCore
 
