@@ -18,7 +18,7 @@ from mobilevid import __version__
 from mobilevid.errors import MobilevidError
 
 # Each command module exposes ``add_parser(subparsers)`` and sets ``func`` on its parser.
-COMMAND_MODULES = ("info", "inflate", "train", "search", "distill", "prune", "generate", "eval", "export", "profile")
+COMMAND_MODULES = ("info", "inflate", "train", "search", "distill", "prune", "generate", "eval", "export", "golden", "profile")
 
 
 class OneLineParser(argparse.ArgumentParser):
