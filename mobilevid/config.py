@@ -136,6 +136,12 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
         raise MobilevidError(
             f"unknown config key '{prefix}{unknown[0]}' (valid keys: {', '.join(sorted(fields))})"
         )
+    required = [name for name, f in fields.items()
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    missing = [name for name in required if name not in data]
+    if missing:
+        raise MobilevidError(f"missing config key '{prefix}{missing[0]}'"
+                             + (f" ({len(missing)} missing: {', '.join(missing)})" if len(missing) > 1 else ""))
     kwargs = {name: _coerce(value, hints[name], f"{prefix}{name}") for name, value in data.items()}
     try:
         return cls(**kwargs)

@@ -154,8 +154,8 @@ def _leftover(target, role="tmp", pid=None, suffix=""):
     """What a write of ``target`` killed by a signal leaves: a hidden sibling named for its dead process."""
     from mobilevid.artifacts import temp_sibling
 
-    name = temp_sibling(target, role, suffix).name.split("-")
-    name[2] = str(_dead_pid() if pid is None else pid)
+    name = temp_sibling(target, role, suffix).name.rsplit("-", 2)  # ... -HOST, PID, RAND
+    name[1] = str(_dead_pid() if pid is None else pid)
     return target.parent / "-".join(name)
 
 

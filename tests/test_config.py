@@ -134,3 +134,18 @@ def test_a_recipe_that_is_not_text_or_not_a_mapping_is_one_line(tmp_path, name, 
     with pytest.raises(MobilevidError, match=message) as err:
         resolve_config(Run, recipe=recipe)
     assert "\n" not in str(err.value)
+
+
+@dataclass
+class Required:
+    name: str
+    size: int
+    optim: Optim = field(default_factory=Optim)
+
+
+def test_missing_required_keys_are_named():
+    with pytest.raises(MobilevidError, match=r"missing config key 'size'$"):
+        from_dict(Required, {"name": "a"})
+    with pytest.raises(MobilevidError, match=r"missing config key 'name' \(2 missing: name, size\)"):
+        from_dict(Required, {})
+    assert from_dict(Required, {"name": "a", "size": 2}).optim.lr == 1e-4

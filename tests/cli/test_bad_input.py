@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import torch
 
 from mobilevid.cli.main import main
 
@@ -20,7 +21,7 @@ NO_MODEL = "/no/such/model"
 def _fails(args, message, capsys):
     assert main([str(a) for a in args]) == 1
     err = capsys.readouterr().err
-    lines = [line for line in err.split("\n") if line.strip() and "%|" not in line]  # minus progress bars
+    lines = [line for line in err.splitlines() if line.strip() and "%|" not in line]  # minus progress bars
     assert len(lines) == 1 and "Traceback" not in err, err
     assert message in lines[0], err
     return lines[0]
@@ -114,6 +115,32 @@ def test_a_scheduler_config_with_bad_sigmas_is_one_line(sigmas, tiny_model_dir, 
     path.write_text(json.dumps(config))
     _fails(["generate", "a", "--model", model, "-o", tmp_path / "v.gif"], "'sigmas' must be a list of noise levels",
            capsys)
+    assert not (tmp_path / "v.gif").exists()
+
+
+@pytest.mark.parametrize("guidance", ["nan", "inf", "-inf"])
+def test_a_non_finite_guidance_stops_without_a_video(guidance, tiny_model_dir, tmp_path, capsys):
+    _fails(["generate", "a", "--model", tiny_model_dir, f"--guidance={guidance}", "-o", tmp_path / "v.gif"],
+           "guidance scale must be a finite number", capsys)
+    assert not (tmp_path / "v.gif").exists()
+
+
+@pytest.mark.parametrize(
+    ("part", "tensor", "where"),
+    [("denoiser", "conv_in.weight", "in the denoiser output at step 1"),
+     ("vae", "vae.decoder.conv_in.weight", "in the VAE decoder output")],
+)
+def test_a_model_with_nan_weights_stops_naming_where(part, tensor, where, tiny_model_dir, tmp_path, capsys):
+    from safetensors.torch import load_file, save_file
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    weights = model / part / "model.safetensors"
+    tensors = load_file(weights)
+    tensors[tensor] = torch.full_like(tensors[tensor], float("nan"))
+    save_file(tensors, weights)
+    _fails(["generate", "a", "--model", model, "--steps", "1", "-o", tmp_path / "v.gif"],
+           f"non-finite values (NaN or Inf) {where}", capsys)
     assert not (tmp_path / "v.gif").exists()
 
 
