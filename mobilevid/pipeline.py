@@ -110,6 +110,9 @@ class Pipeline:
         # A student's fixed levels are ours, not the scheduler's: keep diffusers from warning about them.
         fixed = student_levels(sched_cfg.pop("sigmas", None), sched_path)
         sched_cfg.pop("timesteps", None)
+        shift = sched_cfg.get("shift", 1.0)
+        if not isinstance(shift, int | float) or not 0 < shift < float("inf"):  # else levels leave [0, 1]
+            raise MobilevidError(f"{sched_path}: 'shift' must be a positive number, got {shift!r}")
         scheduler = FlowMatchEulerDiscreteScheduler.from_config(sched_cfg)
         return cls(config, denoiser, vae, TextEncoder(config.text_encoder, config.text_max_length), scheduler, fixed)
 
@@ -200,10 +203,10 @@ class Pipeline:
 
         sigmas = self.sigmas(num_inference_steps)
         steps = len(sigmas) - 1
-        bar = tqdm(total=steps, desc="sampling", disable=not progress, leave=False)
         kind = sampler_type(self.fixed_sigmas, num_inference_steps)
-        latents = sample(velocity, noise, sigmas, kind, generators, progress=lambda _: bar.update(1))
-        bar.close()
+        # closed also when sampling stops with an error, so the message starts on a line of its own
+        with tqdm(total=steps, desc="sampling", disable=not progress, leave=False) as bar:
+            latents = sample(velocity, noise, sigmas, kind, generators, progress=lambda _: bar.update(1))
         video = latents_to_pixels(check_finite(self.vae.decode(latents), "the VAE decoder output"))
         return PipelineOutput(frames=video, seconds=time.perf_counter() - start,
                               model_evaluations=steps * calls_per_step(guidance))

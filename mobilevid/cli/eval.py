@@ -38,8 +38,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.prompts < 2:
         raise MobilevidError(f"--prompts must be at least 2 (FD-EffNet needs a spread), got {args.prompts}")
-    if args.steps is not None and args.steps < 1:
-        raise MobilevidError(f"--steps must be at least 1, got {args.steps}")
+    if args.steps is not None and not 1 <= args.steps <= 10_000:  # more only exhausts memory making the schedule
+        raise MobilevidError(f"--steps must be between 1 and 10000, got {args.steps}")
     check_seed(args.seed, args.prompts)
     if args.json:
         check_output_file(args.json, args.overwrite, "--json file")

@@ -68,11 +68,15 @@ def run(args: argparse.Namespace) -> int:
         raise MobilevidError(f"output must end in .mp4 or .gif, got '{out.name}'")
     if args.frames is not None and args.frames < 1:
         raise MobilevidError(f"--frames must be at least 1, got {args.frames}")
-    if args.steps is not None and args.steps < 1:
-        raise MobilevidError(f"--steps must be at least 1, got {args.steps}")
+    if args.steps is not None and not 1 <= args.steps <= 10_000:  # more only exhausts memory making the schedule
+        raise MobilevidError(f"--steps must be between 1 and 10000, got {args.steps}")
     for prompt in args.prompts:
         if not prompt.strip():
             raise MobilevidError("empty prompt: give a text description")
+        try:
+            prompt.encode("utf-8")
+        except UnicodeEncodeError:  # bytes of another encoding on the command line
+            raise MobilevidError(f"prompt '{prompt.encode('utf-8', 'replace').decode()}' is not UTF-8 text") from None
     from mobilevid.sampling import check_seed
 
     check_seed(args.seed, len(args.prompts))

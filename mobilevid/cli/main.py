@@ -60,6 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def close_progress_bars() -> None:
+    """Close the progress bars an error left open: the message then starts a line of its own."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -76,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MobilevidError as err:
         if args.debug:
             raise
+        close_progress_bars()
         print(f"mobilevid {args.command}: error: {err}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # output piped into `head` and the like

@@ -115,9 +115,9 @@ def run_lut(args: argparse.Namespace) -> int:
     from mobilevid.search.cost_table import build_table, check_runtime, model_config_for
 
     check_runtime(args.runtime, args.quantize)
-    out = Path(args.output)
-    if out.exists() and not args.overwrite:
-        raise MobilevidError(f"{out} exists: pass --overwrite to replace it")
+    from mobilevid.output_paths import check_output_file
+
+    out = check_output_file(args.output, args.overwrite, "cost table")  # a folder is never replaced
     if args.device_json is not None and not Path(args.device_json).is_file():
         raise MobilevidError(f"device measurement not found: {args.device_json}")
     if args.threads is not None and args.threads < 1:

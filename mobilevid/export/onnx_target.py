@@ -143,6 +143,9 @@ def onnx_runner(path: Path, threads: int | None = None) -> Callable[[Sequence[to
     names = [i.name for i in session.get_inputs()]
 
     def run(inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        if len(inputs) != len(names):  # e.g. a manifest naming another component's file
+            raise MobilevidError(f"{path.name} takes {len(names)} inputs ({', '.join(names)}), got {len(inputs)}: "
+                                 "not the model the manifest says it is")
         feed = {n: (x.numpy() if isinstance(x, torch.Tensor) else x) for n, x in zip(names, inputs, strict=True)}
         try:
             outputs = session.run(None, feed)

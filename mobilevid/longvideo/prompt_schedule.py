@@ -97,7 +97,10 @@ def read_schedule_file(path: str | Path) -> dict[int, str]:
     if not path.is_file():
         raise MobilevidError(f"prompt schedule file not found: {path}")
     suffix = path.suffix.lower()
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise MobilevidError(f"prompt schedule {path} is not UTF-8 text: {err}") from None
     entries: dict[int, str] = {}
     if suffix == ".json":
         try:

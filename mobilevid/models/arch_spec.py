@@ -105,7 +105,7 @@ def load_arch(path: str | Path) -> dict[str, Any]:
         raise MobilevidError(f"arch spec not found: {path}")
     try:
         data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise MobilevidError(f"arch spec {path} is not valid JSON: {err}") from None
     return data
 

@@ -129,27 +129,30 @@ def config_from_diffusers(dcfg: dict[str, Any], num_frames: int = 16, arch: Any 
         lat_h, lat_w = int(sample[0]), int(sample[1])
     else:
         lat_h = lat_w = int(sample)
-    cfg = VideoUNetConfig(
-        in_channels=dcfg.get("in_channels", 4),
-        out_channels=dcfg.get("out_channels", 4),
-        latent_height=lat_h,
-        latent_width=lat_w,
-        num_frames=num_frames,
-        block_out_channels=chans,
-        layers_per_block=lpb,
-        attention_levels=tuple(attn_down),
-        attention_heads=tuple(int(h) for h in heads),
-        transformer_layers=int(tl),
-        mid_block_attention=True,
-        cross_attention_dim=int(cad),
-        pooled_text_dim=int(cad),
-        norm_num_groups=dcfg.get("norm_num_groups", 32),
-        norm_eps=float(dcfg.get("norm_eps", 1e-5)),
-        flip_sin_to_cos=bool(dcfg.get("flip_sin_to_cos", True)),
-        freq_shift=int(dcfg.get("freq_shift", 0)),
-        mid_block_scale_factor=float(dcfg.get("mid_block_scale_factor", 1.0)),
-        arch=arch if arch is not None else {"slots": {}},
-    )
+    try:  # the config's own checks (one entry per block, ...) name what does not fit
+        cfg = VideoUNetConfig(
+            in_channels=dcfg.get("in_channels", 4),
+            out_channels=dcfg.get("out_channels", 4),
+            latent_height=lat_h,
+            latent_width=lat_w,
+            num_frames=num_frames,
+            block_out_channels=chans,
+            layers_per_block=lpb,
+            attention_levels=tuple(attn_down),
+            attention_heads=tuple(int(h) for h in heads),
+            transformer_layers=int(tl),
+            mid_block_attention=True,
+            cross_attention_dim=int(cad),
+            pooled_text_dim=int(cad),
+            norm_num_groups=dcfg.get("norm_num_groups", 32),
+            norm_eps=float(dcfg.get("norm_eps", 1e-5)),
+            flip_sin_to_cos=bool(dcfg.get("flip_sin_to_cos", True)),
+            freq_shift=int(dcfg.get("freq_shift", 0)),
+            mid_block_scale_factor=float(dcfg.get("mid_block_scale_factor", 1.0)),
+            arch=arch if arch is not None else {"slots": {}},
+        )
+    except (ValueError, TypeError) as err:
+        raise MobilevidError(f"unsupported image UNet config: {err}") from None
     if cfg.mid_block_scale_factor != 1.0:
         raise MobilevidError("unsupported image UNet: mid_block_scale_factor != 1 does not map")
     return cfg

@@ -128,6 +128,8 @@ def run_prune(cfg: PruneConfig, model: str | Path | None, output: str | Path, re
     """Prune, then recover for ``cfg.recover.steps`` steps; returns the result model folder ``OUTPUT/model``."""
     out = Path(output)
     source, model_cfg, _ = check_request(cfg, model)
+    if out.exists() and not out.is_dir():
+        raise MobilevidError(f"{out} is a file, not a run folder: choose another output")
     if out.exists() and any(out.iterdir()) and not resume:
         raise MobilevidError(f"output folder {out} is not empty: pass --resume to continue it, or choose another")
     recovering = cfg.recover.steps > 0

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from mobilevid.artifacts import read_json, write_json
-from mobilevid.config import to_dict
+from mobilevid.config import Seed, to_dict
 from mobilevid.errors import MobilevidError
 from mobilevid.models.arch_spec import CANDIDATES, parse_arch
 from mobilevid.models.video_unet import VideoUNet
@@ -47,7 +47,7 @@ class SupernetConfig:
     """``mobilevid search supernet``: recipes (YAML/JSON) and ``--set`` override these."""
 
     data: str = "shapes+digits+photos"
-    seed: int = 0
+    seed: Seed = 0
     steps: int = 2000
     batch_size: int = 2  # clips per step; every sub-architecture of the sandwich sees the same clips
     lr: float = 3e-4
@@ -191,6 +191,8 @@ def train_supernet(cfg: SupernetConfig, teacher: str, output: str | Path, resume
                              ("random_subnets", cfg.random_subnets, 0), ("checkpoint_every", cfg.checkpoint_every, 1)):
         if value < low:
             raise MobilevidError(f"{name} must be at least {low}, got {value}")
+    if out.exists() and not out.is_dir():
+        raise MobilevidError(f"{out} is a file, not a run folder: choose another output")
     if out.exists() and any(out.iterdir()) and not resume:
         raise MobilevidError(f"output folder {out} is not empty: pass --resume to continue it, or choose another")
     if resume and (out / "supernet" / "model_index.json").is_file():
