@@ -216,7 +216,7 @@ def run_predict(args: argparse.Namespace) -> int:
         print(f"measured here ({table['runtime']}): {measured['median_ms']:.3f} ms (p90 {measured['p90_ms']:.3f}), "
               f"{measured['peak_memory_bytes'] / 2**20:.1f} MB; table error {100 * err:+.1f} %")
     if args.profile:
-        from mobilevid.export.profiling import load_device_profile
+        from mobilevid.export.device_json import load_device_profile
 
         profile = load_device_profile(args.profile)
         den = profile["components"].get("denoiser")

@@ -387,7 +387,7 @@ def time_runner(run: Runner, inputs: Sequence[torch.Tensor], runs: int, warmup: 
 
 def set_threads(threads: int | None) -> None:
     if threads is not None:
-        from mobilevid.export.profiling import set_threads as set_runtime_threads
+        from mobilevid.export.timing import set_threads as set_runtime_threads
 
         set_runtime_threads(threads)
 
