@@ -296,14 +296,10 @@ def distill_phases(phases: list, teacher_dir: str | Path, output: str | Path, re
                    argv: list[str] | None = None) -> Path:
     """Run a distillation recipe of several phases (``mobilevid/training/phases.py``) from one teacher, each
     phase warm-started from the student of the one before (``student_init``); returns ``output/model``."""
-    from accelerate import PartialState
-
     from mobilevid.seeding import record_run
     from mobilevid.training.phases import run_phases
 
-    def record(out: Path, resolved: dict) -> None:
-        if PartialState().is_main_process:
-            record_run(out, {**resolved, "teacher": str(teacher_dir)}, argv, kind="distill")
-
     return run_phases(phases, output, resume, "student_init",
-                      lambda c, d, r: distill(c, teacher_dir, d, resume=r, argv=argv), record)
+                      lambda c, d, r: distill(c, teacher_dir, d, resume=r, argv=argv),
+                      lambda out, resolved: record_run(out, {**resolved, "teacher": str(teacher_dir)}, argv,
+                                                       kind="distill"))

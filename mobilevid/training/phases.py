@@ -22,14 +22,19 @@ seeds itself from its config), so a killed chain continues as if it had not been
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+import torch
+from accelerate import PartialState
 
 from mobilevid.artifacts import atomic_dir
 from mobilevid.config import read_recipe, resolve_config, to_dict
@@ -96,7 +101,7 @@ def run_phases(phases: list[Phase], output: str | Path, resume: bool, start_fiel
 
     ``run(config, folder, resume)`` runs one phase and returns its model folder; ``start_field`` is the
     config field that receives the previous phase's model; ``record(output, resolved)`` writes the
-    chain's ``run.json``. The command wraps this in its run folder (``run_setup.run_folder``), which
+    chain's ``run.json`` (on the main process). The command wraps this in its run folder (``run_setup.run_folder``), which
     checks ``output`` first and cleans up after a failure before anything resumable was written.
     """
     out = Path(output)
@@ -104,26 +109,54 @@ def run_phases(phases: list[Phase], output: str | Path, resume: bool, start_fiel
         raise MobilevidError(f"output {out} is a file, not a folder")
     if out.exists() and any(out.iterdir()) and not resume:
         raise MobilevidError(f"output folder {out} is not empty: pass --resume to continue it, or choose another")
-    record(out, {"phases": [{"name": p.name, "config": to_dict(p.config)} for p in phases]})
-    previous: Path | None = None
-    for i, phase in enumerate(phases):
-        folder = out / "phases" / phase.name
-        config = phase.config
-        if previous is not None:
-            config = dataclasses.replace(config, **{start_field: str(previous)})
-        model = folder / "model"
-        if resume and (model / "model_index.json").is_file():
-            logger.info("phase %d/%d '%s' already finished: %s", i + 1, len(phases), phase.name, model)
-        else:
-            logger.info("phase %d/%d '%s' -> %s", i + 1, len(phases), phase.name, folder)
-            _fresh_accelerator_state()
-            model = Path(run(config, folder, resume and folder.exists()))
-        previous = model
-    assert previous is not None
-    with atomic_dir(out / "model", overwrite=True, marker="model_index.json", what="model folder") as tmp:
-        shutil.copytree(previous, tmp, dirs_exist_ok=True)
-    logger.info("wrote %s (the model of phase '%s')", out / "model", phases[-1].name)
+    # Under `accelerate launch` every process runs the phases; one writes the chain's files. Joining the
+    # process group here means no process sees this record before its own check above.
+    with _one_process_group() as state:
+        if state.is_main_process:
+            record(out, {"phases": [{"name": p.name, "config": to_dict(p.config)} for p in phases]})
+        previous: Path | None = None
+        for i, phase in enumerate(phases):
+            folder = out / "phases" / phase.name
+            config = phase.config
+            if previous is not None:
+                config = dataclasses.replace(config, **{start_field: str(previous)})
+            model = folder / "model"
+            if resume and (model / "model_index.json").is_file():
+                logger.info("phase %d/%d '%s' already finished: %s", i + 1, len(phases), phase.name, model)
+            else:
+                logger.info("phase %d/%d '%s' -> %s", i + 1, len(phases), phase.name, folder)
+                _fresh_accelerator_state()
+                model = Path(run(config, folder, resume and folder.exists()))
+            previous = model
+        assert previous is not None
+        if state.is_main_process:
+            with atomic_dir(out / "model", overwrite=True, marker="model_index.json", what="model folder") as tmp:
+                shutil.copytree(previous, tmp, dirs_exist_ok=True)
+            logger.info("wrote %s (the model of phase '%s')", out / "model", phases[-1].name)
+        state.wait_for_everyone()
     return out / "model"
+
+
+@contextlib.contextmanager
+def _one_process_group() -> Iterator[PartialState]:
+    """accelerate's process state (the process group of a multi-process launch), kept for the whole chain.
+
+    Each run ends with ``Accelerator.end_training``, which destroys the process group, and a gloo
+    group does not initialise a second time in one launch. accelerate leaves the group alone while
+    ``FORK_LAUNCHED`` is set (its notebook launcher's case), so the chain sets it until its end and
+    then destroys the group itself. ``cpu=`` as the runs' ``Accelerator`` has it
+    (``mobilevid/training/run_setup.py``).
+    """
+    before = os.environ.get("FORK_LAUNCHED")
+    os.environ["FORK_LAUNCHED"] = "1"
+    try:
+        yield PartialState(cpu=not torch.cuda.is_available())
+    finally:
+        if before is None:
+            os.environ.pop("FORK_LAUNCHED", None)
+        else:
+            os.environ["FORK_LAUNCHED"] = before
+        PartialState().destroy_process_group()
 
 
 def _fresh_accelerator_state() -> None:

@@ -17,7 +17,7 @@ import logging
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator, PartialState
+from accelerate import Accelerator
 from diffusers import FlowMatchEulerDiscreteScheduler
 
 from mobilevid.artifacts import check_state_dict, load_module_weights, load_tensors, read_json, write_json
@@ -383,8 +383,5 @@ def train_phases(phases: list[Phase], output: str | Path, resume: bool = False, 
             raise MobilevidError(f"phase '{phase.name}' writes no model (stages {stages}): every phase needs the "
                                  "denoiser stage, or vae_decoder from the previous phase's model")
 
-    def record(out: Path, resolved: dict) -> None:
-        if PartialState().is_main_process:
-            record_run(out, resolved, argv, kind="train")
-
-    return run_phases(phases, output, resume, "init_from", lambda c, d, r: train(c, d, resume=r, argv=argv), record)
+    return run_phases(phases, output, resume, "init_from", lambda c, d, r: train(c, d, resume=r, argv=argv),
+                      lambda out, resolved: record_run(out, resolved, argv, kind="train"))
