@@ -276,6 +276,14 @@ FAILING_VAE_RUN = [*TRAIN, "--stage", "vae", "--max-steps", "4", "--set", "vae.b
                    "--set", "vae.lr=1e30"]  # the loss is NaN at the second step, before any checkpoint
 
 
+def test_a_distill_run_that_fails_before_its_first_checkpoint_removes_what_it_wrote(tiny_model_dir, tmp_path,
+                                                                                    capsys):
+    _fails(["distill", "--teacher", tiny_model_dir, "-o", tmp_path / "run", "--data", "shapes", "--max-steps", "3",
+            "--set", "lr_student=1e30", "--set", "lr_heads=1e30", "--set", "batch_size=1", "--set", "teacher_steps=2"],
+           "loss is nan", capsys)
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.slow
 def test_a_run_that_fails_before_its_first_checkpoint_removes_what_it_wrote(tmp_path, capsys):
     _fails([*FAILING_VAE_RUN, "-o", tmp_path / "run"], "loss is nan", capsys)
