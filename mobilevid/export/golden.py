@@ -97,7 +97,6 @@ def write_golden(bundle: str | Path, output: str | Path | None = None, prompt: s
                  runtime: str | None = None, overwrite: bool = False) -> Path:
     """Run ``bundle`` once from Python and write its golden vectors to ``output`` (default ``BUNDLE/golden``)."""
     from mobilevid.export.bundle_runtime import BundlePipeline
-    from mobilevid.video_io import to_uint8
 
     if not prompt.strip():
         raise MobilevidError("empty prompt: give a text description")
@@ -120,7 +119,7 @@ def write_golden(bundle: str | Path, output: str | Path | None = None, prompt: s
             generator = torch.Generator().manual_seed(noise_seed)
             values = torch.cat([draw_noise([generator], shape).flatten() for _ in range(draws)])
             noise.append({"seed": noise_seed, "shapes": [shape] * draws, "tensor": files.add(f"noise.{noise_seed}", values)})
-        run = _record_run(pipe, files, prompt, seed, to_uint8)
+        run = _record_run(pipe, files, prompt, seed)
         write_json(tmp / INDEX_NAME, {
             "schema": SCHEMA,
             "schema_version": SCHEMA_VERSION,
@@ -137,8 +136,9 @@ def write_golden(bundle: str | Path, output: str | Path | None = None, prompt: s
     return output
 
 
-def _record_run(pipe, files: _TensorFiles, prompt: str, seed: int, to_uint8) -> dict[str, Any]:
-    """One video through ``pipe`` with every component call and sampler step recorded."""
+def _record_run(pipe, files: _TensorFiles, prompt: str, seed: int) -> dict[str, Any]:
+    """One video through ``pipe`` (a ``BundlePipeline``) with every component call and sampler step recorded."""
+    from mobilevid.video_io import to_uint8
     recorders = {name: _Recorder(runner) for name, runner in pipe.runners.items()}
     pipe.runners.update(recorders)
     steps: list[dict[str, Any]] = []
@@ -171,7 +171,6 @@ def _record_run(pipe, files: _TensorFiles, prompt: str, seed: int, to_uint8) -> 
                       "text_states": files.add(f"{name}.text_states", states),
                       "pooled_text": files.add(f"{name}.pooled_text", pooled)})
     decoded = recorders["vae_decoder"].calls[0][1][0]
-    initial = steps[0]["sample"] if steps else files.add("run.final_latents", latents)
     return {
         "prompt": prompt,
         "seed": seed,
@@ -180,7 +179,7 @@ def _record_run(pipe, files: _TensorFiles, prompt: str, seed: int, to_uint8) -> 
         "guidance_scale": float(sampler.guidance_scale),
         "text": texts[0],
         "null_text": texts[1] if len(texts) > 1 else None,
-        "initial_noise": initial,
+        "initial_noise": steps[0]["sample"],  # the first step's input is the initial noise
         "steps": steps,
         "final_latents": files.add("run.final_latents", latents),
         "decoded": files.add("run.decoded", decoded),
