@@ -49,9 +49,12 @@ def test_cli_generate_from_bundle(onnx_bundle, tmp_path, capsys):
     out = tmp_path / "b.gif"
     assert main(["generate", "a red circle moving right", "--bundle", str(onnx_bundle), "-o", str(out)]) == 0
     assert out.stat().st_size > 0
-    assert main(["generate", "a cat", "--bundle", str(onnx_bundle), "--steps", "4", "-o", str(out)]) == 1
+    other = tmp_path / "c.gif"
+    assert main(["generate", "a cat", "--bundle", str(onnx_bundle), "--steps", "4", "-o", str(other)]) == 1
     assert "cannot be used with --bundle" in capsys.readouterr().err
-    assert main(["generate", "a cat", "--bundle", str(onnx_bundle), "--runtime", "executorch", "-o", str(out)]) == 1
+    assert main(["generate", "a cat", "--bundle", str(onnx_bundle), "--runtime", "executorch", "-o", str(other)]) == 1
+    assert main(["generate", "a cat", "--bundle", str(onnx_bundle), "-o", str(out)]) == 1  # exists: not replaced
+    assert "--overwrite" in capsys.readouterr().err
 
 
 def test_corrupted_export_fails_the_gate_and_leaves_no_bundle(default_pipe, tmp_path, monkeypatch, capsys):

@@ -1,6 +1,7 @@
 """``mobilevid profile``: JSON fields, the per-video total, the torch-eager block breakdown, device import, bad input."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,11 +11,18 @@ from mobilevid.export.profiling import SCHEMA, denoiser_breakdown, validate_prof
 
 
 def _fake_bundle(path, target="coreml", delegate=None):
-    """A bundle folder with a manifest only (enough for the checks made before any work)."""
+    """A bundle folder with a valid manifest and empty component files (enough for the checks made before any work)."""
+    template = Path(__file__).with_name("fake_manifest.json")
+    manifest = json.loads(template.read_text())
+    manifest.update(target=target, delegate=delegate)
     path.mkdir()
-    (path / "denoiser.mlpackage").mkdir()
-    manifest = {"schema": "mobilevid.bundle", "schema_version": 1, "target": target, "delegate": delegate,
-                "quantize": "none", "components": {"denoiser": {"files": ["denoiser.mlpackage"]}}}
+    for comp in manifest["components"].values():
+        for f in comp["files"]:
+            (path / f).parent.mkdir(parents=True, exist_ok=True)
+            (path / f).write_bytes(b"")
+    for f in manifest["tokenizer"]["files"]:
+        (path / f).parent.mkdir(parents=True, exist_ok=True)
+        (path / f).write_bytes(b"")
     (path / "manifest.json").write_text(json.dumps(manifest))
     return path
 
