@@ -44,6 +44,8 @@ class Bounds:
 
 
 PositiveFloat = Annotated[float, Bounds(low=0.0, low_open=True)]  # e.g. learning rates
+PositiveInt = Annotated[int, Bounds(low=1)]  # e.g. batch sizes
+Probability = Annotated[float, Bounds(low=0.0, high=1.0)]  # e.g. caption dropout
 # torch.Generator.manual_seed's signed 64-bit range (sampling.SEED_MAX), portable to other languages' RNGs.
 Seed = Annotated[int, Bounds(low=0, high=2**63 - 1)]
 

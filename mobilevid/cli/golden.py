@@ -27,11 +27,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mobilevid.errors import MobilevidError
     from mobilevid.export.golden import DEFAULT_PROMPT, write_golden
     from mobilevid.sampling import check_seed
 
     check_seed(args.seed)  # before loading anything
-    out = write_golden(args.bundle, args.output, prompt=args.prompt or DEFAULT_PROMPT, seed=args.seed,
+    prompt = DEFAULT_PROMPT if args.prompt is None else args.prompt  # an empty --prompt is an error, not the default
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError:  # bytes of another encoding on the command line
+        raise MobilevidError(f"prompt '{prompt.encode('utf-8', 'replace').decode()}' is not UTF-8 text") from None
+    out = write_golden(args.bundle, args.output, prompt=prompt, seed=args.seed,
                        runtime=args.runtime, overwrite=args.overwrite)
     print(f"wrote {out}: replay it with 'mobilevid-swift replay {out}'")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from mobilevid.config import PositiveFloat, Seed
+from mobilevid.config import PositiveFloat, PositiveInt, Probability, Seed
 
 
 @dataclass
@@ -22,7 +22,7 @@ class DistillConfig:
     # Warm start: a student folder of this teacher (same levels) to continue from instead of the
     # teacher's weights, e.g. "default". Its weights only: heads and optimiser moments start fresh.
     student_init: str | None = None
-    batch_size: int = 2
+    batch_size: PositiveInt = 2
     lr_student: PositiveFloat = 5e-5
     lr_heads: PositiveFloat = 2e-4
     ema_decay: float = 0.99
@@ -36,12 +36,12 @@ class DistillConfig:
     r1_sigma: float = 0.01
     renoise_mean: float = 0.0  # logit-normal level at which the discriminator sees its inputs
     renoise_std: float = 1.0
-    image_ratio: float = 0.1
+    image_ratio: Probability = 0.1
     # Backward simulation (DMD2, Yin et al. 2024): this share of the iterations at a level below 1
     # gives the student its own few-step estimate re-noised to that level (what it meets when it
     # samples) instead of a noised real clip; the teacher's target starts from the same point.
     # Experimental: no recipe uses it; on the built-in teacher it lowered digit accuracy (docs/history.md).
-    backward_simulation: float = 0.0
+    backward_simulation: Probability = 0.0
     checkpoint_every: int = 100
     keep_checkpoints: int = 2
     log_every: int = 10

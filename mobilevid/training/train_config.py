@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from mobilevid.config import PositiveFloat, Seed
+from mobilevid.config import PositiveFloat, PositiveInt, Probability, Seed
 
 
 @dataclass
@@ -15,7 +15,7 @@ class VAEStageConfig:
     # for 2200 steps left small objects' colour at 0.69 (scorer on held-out reconstructions), 16
     # clips x 1 frame reached 1.00 in 800 steps at the same cost per step. The decoder's temporal
     # convs then train in the vae_decoder stage (>= 2 frames per clip).
-    batch_size: int = 16  # clips per step
+    batch_size: PositiveInt = 16  # clips per step
     frames: int = 1  # frames per clip in this stage
     lr: PositiveFloat = 1e-3
     kl_weight: float = 1e-6  # small: the latents must stay informative (LDM's KL-f4 regime)
@@ -41,7 +41,7 @@ class VAEDecoderStageConfig:
     """
 
     steps: int = 600
-    batch_size: int = 8  # clips per step
+    batch_size: PositiveInt = 8  # clips per step
     frames: int = 2  # frames per clip: >= 2 so the VideoVAE temporal convs train too
     # Train a new, lighter decoder (e.g. [16, 32, 64]) from scratch against the frozen encoder
     # instead of fine-tuning the current one; the latent space, so any trained denoiser, stays valid.
@@ -55,13 +55,13 @@ class VAEDecoderStageConfig:
 class LayoutStageConfig:
     """The layout pre-fit (``mobilevid/training/layout_stage.py``): text -> per-frame map, by regression.
 
-    Measured on the tiny teacher (session 13): 6144 clips (~14 minutes to render and encode on 2
+    Measured on the tiny teacher: 6144 clips (~14 minutes to render and encode on 2
     cores), 4000 steps of 64 (~1 minute) learn the direction words on held-in captions.
     """
 
     clips: int = 6144  # training clips rendered and encoded once (~15 per caption of shapes+digits)
     steps: int = 4000
-    batch_size: int = 64  # clips per step (cheap: no denoiser in the loop)
+    batch_size: PositiveInt = 64  # clips per step (cheap: no denoiser in the loop)
     lr: PositiveFloat = 1e-3
     warmup_steps: int = 0
 
@@ -69,22 +69,22 @@ class LayoutStageConfig:
 @dataclass
 class DenoiserStageConfig:
     steps: int = 6000
-    batch_size: int = 4  # clips per step
+    batch_size: PositiveInt = 4  # clips per step
     lr: PositiveFloat = 5e-4
     warmup_steps: int = 200
     weight_decay: float = 0.0
     ema_decay: float = 0.999
     grad_clip: float = 1.0
-    caption_dropout: float = 0.1  # empty caption this often, so classifier-free guidance works
-    image_ratio: float = 0.1  # share of single-frame image batches (SnapGen-V joint training)
-    visual_condition_prob: float = 0.1  # give first/last frames as a visual condition (NUWA-XL infilling)
-    per_frame_time_prob: float = 0.0  # clips with an independent time per frame (diffusion forcing; for FIFO)
+    caption_dropout: Probability = 0.1  # empty caption this often, so classifier-free guidance works
+    image_ratio: Probability = 0.1  # share of single-frame image batches (SnapGen-V joint training)
+    visual_condition_prob: Probability = 0.1  # give first/last frames as a visual condition (NUWA-XL infilling)
+    per_frame_time_prob: Probability = 0.0  # clips with an independent time per frame (diffusion forcing; for FIFO)
     time_mean: float = 0.0  # logit-normal time sampling (SD3); mean ln(k) = SD3 shift k, more high-noise steps
     time_std: float = 1.0
     # Share of clips trained at t = 1 exactly (pure noise, zero SNR), where sampling starts: there the
     # clip can only come from the caption (Lin et al. 2024, "Common diffusion noise schedules and sample
     # steps are flawed": a model never trained at zero SNR reads structure into pure noise).
-    terminal_time_prob: float = 0.0
+    terminal_time_prob: Probability = 0.0
     # Parameter-name prefix -> learning-rate multiplier, e.g. {"frame_layout_embedding.": 10.0} for a
     # zero-initialised module a fine-tune adds: it must move far from zero while the rest stays close.
     lr_scales: dict[str, float] = field(default_factory=dict)

@@ -142,3 +142,23 @@ def test_onnx_file_of_another_component(tmp_path):
     assert run([torch.ones(2), torch.ones(2)])[0].tolist() == [2.0, 2.0]
     with pytest.raises(MobilevidError, match="takes 2 inputs"):
         run([torch.ones(2)])
+
+
+@pytest.mark.parametrize(("prompt", "message"), [("", "empty prompt"), ("a \udcff circle", "is not UTF-8 text")])
+def test_golden_prompt(prompt, message, tmp_path, capsys):
+    """golden_empty_prompt (an empty --prompt silently became the default one), golden_non_utf8_prompt."""
+    _one_line_error(["golden", "--bundle", tmp_path / "no_bundle", "--prompt", prompt, "-o", tmp_path / "g"], capsys,
+                    message)
+    assert not (tmp_path / "g").exists()
+
+
+@pytest.mark.parametrize(("command", "key", "message"), [
+    (["train"], "denoiser.batch_size=0", "must be >= 1"),  # failed only after the VAE stages had trained
+    (["train"], "denoiser.caption_dropout=3", "must be >= 0 and <= 1"),  # trained, exit 0
+    (["distill", "--teacher", NO_MODEL], "batch_size=0", "must be >= 1"),
+    (["distill", "--teacher", NO_MODEL], "image_ratio=-0.5", "must be >= 0 and <= 1"),
+])
+def test_config_bounds(command, key, message, tmp_path, capsys):
+    """train_batch_size_zero, train_caption_dropout_above_one: refused before any work, no run folder left."""
+    _one_line_error([*command, "-o", tmp_path / "run", "--max-steps", "1", "--set", key], capsys, message)
+    assert not (tmp_path / "run").exists()
