@@ -153,6 +153,9 @@ def prune_to_target(
     if gradients is not None:
         model.zero_grad(set_to_none=True)
         gradients(model)
+        for p in model.parameters():  # a path the calibration loss does not reach (e.g. the visual condition)
+            if p.grad is None:        # scores zero for Taylor rather than stopping it
+                p.grad = torch.zeros_like(p)
     heads = _head_layout(model)
     pruned_groups = 0
     for group in graph.get_all_groups(ignored_layers=ignored_layers, root_module_types=PRUNABLE_ROOTS):

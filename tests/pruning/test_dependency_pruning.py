@@ -72,3 +72,14 @@ def test_a_pruned_model_folder_generates_like_any_other(pruned_tiny_dirs, compon
     pipe = Pipeline.from_pretrained(pruned_tiny_dirs[component])
     out = pipe("a red circle moving right", seed=0)
     assert out.frames.shape == (1, 4, 3, 64, 64) and torch.isfinite(out.frames).all()
+
+
+def test_taylor_importance_prunes_a_denoiser_whose_visual_condition_sees_no_gradient(tiny_pipe):
+    from mobilevid.pruning.component_pruning import prune_denoiser
+    from mobilevid.pruning.prune_config import PruneConfig, RecoverConfig
+
+    cfg = PruneConfig(component="denoiser", ratio=0.5, importance="taylor", calibration_batches=1, data="shapes",
+                      recover=RecoverConfig(batch_size=1))
+    pruned = prune_denoiser(tiny_pipe.denoiser, tiny_pipe.config, cfg, None, tiny_pipe.vae)
+    assert pruned.config.block_out_channels == (16, 32, 48)
+    assert all(p.grad is None for p in tiny_pipe.denoiser.parameters())  # the input model is left alone
