@@ -1,8 +1,8 @@
 """The benchmark convention: ``python benchmarks/NAME.py [--quick]`` measures side by side in one run,
 prints a Markdown table and writes ``benchmarks/results/NAME.json``.
 
-Every results file records what it measured: the commit of the code (``git rev-parse HEAD``, and
-whether tracked files differed from it), the SHA-256 of each model folder measured (the hash the
+Every results file records what it measured: the commit of the code when the benchmark started
+(``git rev-parse HEAD``, and which tracked files differed from it), the SHA-256 of each model folder measured (the hash the
 export manifest records), the machine and the package versions.
 """
 
@@ -89,6 +89,10 @@ def model_record(model: str | Path | None) -> dict[str, Any]:
     return {"model": str(model), "path": shown, "sha256": model_hash(path)}
 
 
+# The code a benchmark measures is the code it started with: taken when the script imports this module.
+STARTED_ON: dict[str, Any] | None = None
+
+
 def write_results(name: str, rows: Sequence[dict[str, Any]], extra: dict[str, Any] | None = None,
                   output: Path | None = None, *, models: Mapping[str, str | Path | None]) -> Path:
     """Write ``benchmarks/results/NAME.json``: the rows, the commit, each measured model's hash, machine, versions.
@@ -97,8 +101,11 @@ def write_results(name: str, rows: Sequence[dict[str, Any]], extra: dict[str, An
     """
     path = output or RESULTS_DIR / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path, {"benchmark": name, **code_version(),
+    write_json(path, {"benchmark": name, **(STARTED_ON or code_version()),
                       "models": {label: model_record(m) for label, m in models.items()},
                       "machine": machine(), "versions": package_versions(),
                       "rows": list(rows), **(extra or {})})
     return path
+
+
+STARTED_ON = code_version()

@@ -15,8 +15,10 @@ def test_results_record_the_commit_and_each_models_hash(tmp_path):
     path = write_results("probe", [{"x": 1}], output=tmp_path / "probe.json",
                          models={"student": "default", "layers": None})
     data = json.loads(path.read_text())
-    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    assert data["commit"] == head and isinstance(data["dirty"], bool)
+    # The commit the run started on: HEAD, or an ancestor of it when someone committed since.
+    ancestor = subprocess.run(["git", "-C", str(REPO), "merge-base", "--is-ancestor", data["commit"], "HEAD"])
+    assert re.fullmatch(r"[0-9a-f]{40}", data["commit"]) and ancestor.returncode == 0
+    assert isinstance(data["dirty"], bool)
     assert HEX64.fullmatch(data["models"]["student"]["sha256"])
     assert data["models"]["layers"] == {"model": "random weights", "path": None, "sha256": None}
     assert data["rows"] == [{"x": 1}]
