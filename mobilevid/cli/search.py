@@ -146,10 +146,12 @@ def run_lut(args: argparse.Namespace) -> int:
     if check:
         for row in check["archs"]:
             print(f"  {row['name']}: predicted {row['predicted_ms']:.3f} ms, measured {row['measured_ms']:.3f} ms "
-                  f"({100 * row['error']:+.1f} %); memory {row['predicted_memory_mb']:.1f} vs "
-                  f"{row['measured_memory_mb']:.1f} MB")
+                  f"({100 * row['error']:+.1f} %); CPU time {row['predicted_cpu_ms']:.3f} vs "
+                  f"{row['measured_cpu_ms']:.3f} ms ({100 * row['cpu_error']:+.1f} %); memory "
+                  f"{row['predicted_memory_mb']:.1f} vs {row['measured_memory_mb']:.1f} MB")
         print(f"additive model: mean |error| {100 * check['mean_abs_error']:.1f} %, "
-              f"max {100 * check['max_abs_error']:.1f} %")
+              f"max {100 * check['max_abs_error']:.1f} %; CPU time mean |error| "
+              f"{100 * check['mean_abs_cpu_error']:.1f} %")
     if table.get("probe_bundle"):
         print(f"Core ML probe bundle: {probe} (time it on the device, then: mobilevid search lut ... "
               f"--device-json FILE)")
@@ -215,6 +217,12 @@ def run_predict(args: argparse.Namespace) -> int:
         err = pred["latency_ms"] / measured["median_ms"] - 1
         print(f"measured here ({table['runtime']}): {measured['median_ms']:.3f} ms (p90 {measured['p90_ms']:.3f}), "
               f"{measured['peak_memory_bytes'] / 2**20:.1f} MB; table error {100 * err:+.1f} %")
+        from mobilevid.search.cost_table import predict_cpu_ms
+
+        cpu = predict_cpu_ms(table, space.from_spec(spec))
+        if cpu is not None:
+            print(f"CPU time: table {cpu:.3f} ms, measured {measured['cpu_median_ms']:.3f} ms; table error "
+                  f"{100 * (cpu / measured['cpu_median_ms'] - 1):+.1f} %")
     if args.profile:
         from mobilevid.export.device_json import load_device_profile
 

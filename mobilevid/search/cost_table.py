@@ -380,9 +380,16 @@ def load_unit_runner(unit: Unit, runtime: str, path: Path | None, threads: int |
 
 
 def time_runner(run: Runner, inputs: Sequence[torch.Tensor], runs: int, warmup: int) -> dict[str, float]:
-    from mobilevid.export.timing import time_runs
+    """Trimmed wall-clock statistics, and the same of the process CPU time (``cpu_*``).
 
-    return trimmed_stats(time_runs(lambda: run(inputs), runs, warmup))
+    On a machine shared with other jobs a one-thread run's wall time includes waiting for the core;
+    its CPU time is close to what the run takes on an idle core (``mobilevid/export/timing.py``).
+    """
+    from mobilevid.export.timing import wall_and_cpu_runs
+
+    wall, cpu = wall_and_cpu_runs(lambda: run(inputs), runs, warmup)
+    cpu_stats = trimmed_stats(cpu)
+    return {**trimmed_stats(wall), "cpu_median_ms": cpu_stats["median_ms"], "cpu_p90_ms": cpu_stats["p90_ms"]}
 
 
 def set_threads(threads: int | None) -> None:
@@ -555,6 +562,14 @@ def predict(table: dict[str, Any], arch: Arch) -> dict[str, float]:
     return {"latency_ms": round(latency, 5), "memory_mb": round((weights + peak) / 2**20, 4)}
 
 
+def predict_cpu_ms(table: dict[str, Any], arch: Arch) -> float | None:
+    """The same sum over the entries' CPU-time medians (None when the table has none, e.g. a device's)."""
+    rows = [table["backbone"]] + [table["entries"][k] for k in arch_keys(arch)]
+    if any(r.get("cpu_median_ms") is None for r in rows):
+        return None
+    return round(sum(r["cpu_median_ms"] for r in rows), 5)
+
+
 def additive_check(table: dict[str, Any], model_cfg: Any, space: SearchSpace, runtime: str, quantize: str,
                    runs: int, warmup: int, threads: int | None, n: int, seed: int) -> dict[str, Any]:
     """Predicted against measured whole-denoiser latency and memory for ``n`` random archs and the largest."""
@@ -569,12 +584,17 @@ def additive_check(table: dict[str, Any], model_cfg: Any, space: SearchSpace, ru
         pred = predict(table, arch)
         err = (pred["latency_ms"] - measured["median_ms"]) / measured["median_ms"]
         mem = measured["peak_memory_bytes"] / 2**20
+        cpu = predict_cpu_ms(table, arch)
         rows.append({"name": name, "arch": space.key(arch), "predicted_ms": pred["latency_ms"],
                      "measured_ms": measured["median_ms"], "error": round(err, 4),
+                     "predicted_cpu_ms": cpu, "measured_cpu_ms": measured["cpu_median_ms"],
+                     "cpu_error": None if cpu is None else round(cpu / measured["cpu_median_ms"] - 1, 4),
                      "predicted_memory_mb": pred["memory_mb"], "measured_memory_mb": round(mem, 4),
                      "memory_error": round((pred["memory_mb"] - mem) / mem, 4)})
     errors = [abs(r["error"]) for r in rows]
+    cpu_errors = [abs(r["cpu_error"]) for r in rows if r["cpu_error"] is not None]
     return {"archs": rows, "mean_abs_error": round(float(np.mean(errors)), 4),
+            "mean_abs_cpu_error": round(float(np.mean(cpu_errors)), 4) if cpu_errors else None,
             "max_abs_error": round(float(np.max(errors)), 4)}
 
 

@@ -38,6 +38,7 @@ def test_table_covers_every_allowed_slot_and_candidate(model_cfg, torch_table):
     assert set(range(len(space.slots))) <= spatial
     for entry in [torch_table["backbone"], *torch_table["entries"].values()]:
         assert entry["median_ms"] > 0 and entry["p90_ms"] >= entry["median_ms"] and entry["flops"] > 0
+        assert entry["cpu_median_ms"] > 0
         assert entry["activation_peak_bytes"] > 0 and entry["peak_memory_bytes"] > entry["weight_bytes"]
     cross = torch_table["entries"]["temporal/3/temporal_cross_attention"]
     assert [i["name"] for i in cross["inputs"]] == ["x", "text", "text_bias"]
