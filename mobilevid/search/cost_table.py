@@ -242,7 +242,11 @@ def _capture_spatial_inputs(wrapper: nn.Module, sample: OrderedDict[str, torch.T
     """Run the backbone once; the inputs each resnet and attention module of a unet received, by module id."""
     seen: dict[int, tuple] = {}
     unet = wrapper.denoiser
-    mods = [m for m in unet.modules() if type(m).__name__ in ("ResnetBlock2D", "SpatialTransformer")]
+    from diffusers.models.resnet import ResnetBlock2D
+
+    from mobilevid.models.spatial_transformer import SpatialTransformer
+
+    mods = [m for m in unet.modules() if isinstance(m, ResnetBlock2D | SpatialTransformer)]
     mods += [*unet.downsamplers, *unet.upsamplers, unet.conv_norm_out]
     handles = [m.register_forward_pre_hook(lambda m, args: seen.setdefault(id(m), args)) for m in mods]
     try:
