@@ -20,7 +20,14 @@ import torch
 from accelerate import Accelerator
 from diffusers import FlowMatchEulerDiscreteScheduler
 
-from mobilevid.artifacts import check_state_dict, load_module_weights, load_tensors, read_json, write_json
+from mobilevid.artifacts import (
+    CONFIG_NAME,
+    check_state_dict,
+    load_module_weights,
+    load_tensors,
+    read_json,
+    write_json,
+)
 from mobilevid.config import from_dict, to_dict
 from mobilevid.errors import MobilevidError
 from mobilevid.models.arch_spec import load_arch, parse_arch
@@ -193,21 +200,55 @@ def _with_new_decoder(vae: VideoVAE, channels: tuple[int, ...], seed: int) -> Vi
     return light
 
 
+def match_temporal_layers(tensors: dict[str, torch.Tensor], source: dict[int, list[str]],
+                          target: dict[int, list[str]]) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """Rename a trained model's temporal tensors to the slot positions another arch gives the same layers.
+
+    Temporal layers are named ``temporal.SLOT.INDEX``: the k-th layer of a candidate in a slot maps
+    to the k-th layer of that candidate in the same slot of the new arch. Layers the new arch leaves
+    out (a searched arch may drop some) are dropped, and the fine-tune recovers what they did.
+    """
+    moves: dict[str, str | None] = {}
+    for slot, names in source.items():
+        wanted = target.get(slot, [])
+        for i, name in enumerate(names):
+            k = names[:i].count(name)
+            places = [j for j, other in enumerate(wanted) if other == name]
+            moves[f"temporal.{slot}.{i}."] = f"temporal.{slot}.{places[k]}." if k < len(places) else None
+    out, dropped = {}, []
+    for key, value in tensors.items():
+        prefix = next((p for p in moves if key.startswith(p)), None)
+        if prefix is None:
+            out[key] = value
+        elif moves[prefix] is None:
+            dropped.append(key)
+        else:
+            out[moves[prefix] + key[len(prefix):]] = value
+    return out, dropped
+
+
 def load_starting_weights(denoiser: VideoUNet, path: Path) -> None:
     """Load a trained denoiser into ``denoiser``, whose arch may hold more temporal layers.
 
-    Every saved tensor must fit (name and shape); tensors the file lacks may only belong to
+    Every saved tensor must fit (name and shape), but temporal layers the arch leaves out; tensors the file lacks may only belong to
     modules that start as identity (``VideoUNet.new_after_inflation``: temporal layers, the
     per-frame text and position embeddings, ...), so the model starts as the trained one (the
     inflation argument of AnimateDiff / SnapGen-V applied to added layers).
     """
     tensors = load_tensors(path)
     own = denoiser.state_dict()
+    source_config = Path(path).parent / CONFIG_NAME
+    if source_config.is_file():
+        source = VideoUNet.from_config_file(Path(path).parent).config
+        tensors, dropped = match_temporal_layers(tensors, parse_arch(source.arch, source),
+                                                 parse_arch(denoiser.config.arch, denoiser.config))
+    else:
+        dropped = []
     check_state_dict(own, tensors, path, allow_missing=tuple(f"{m}." for m in NEW_AFTER_INFLATION))
     new = [k for k in own if k not in tensors]
     denoiser.load_state_dict({**own, **tensors})
-    logger.info("started from %s (%d tensors; %d new, in modules that start as identity)", path, len(tensors),
-                len(new))
+    logger.info("started from %s (%d tensors; %d new, in modules that start as identity; %d temporal tensors "
+                "the arch leaves out)", path, len(tensors), len(new), len(dropped))
 
 
 def training_times(batch: int, stage: DenoiserStageConfig, seed: int, step: int, rank: int) -> torch.Tensor:

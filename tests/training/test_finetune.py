@@ -1,5 +1,6 @@
 """Fine-tuning a trained model: added temporal layers (init_from + arch), a new, lighter VAE decoder, times."""
 
+import copy
 import json
 
 import pytest
@@ -8,6 +9,7 @@ from safetensors.torch import load_file, save_file
 
 from mobilevid.cli.main import main
 from mobilevid.errors import MobilevidError
+from mobilevid.models.arch_spec import parse_arch
 from mobilevid.models.video_unet import VideoUNet
 from mobilevid.pipeline import Pipeline
 from mobilevid.training.train import load_starting_weights
@@ -55,9 +57,10 @@ def test_starting_weights_must_fit(tiny_model_dir, tmp_path):
     cfg.block_out_channels = (16, 64, 96)  # a different backbone: shapes do not fit
     with pytest.raises(MobilevidError, match="has shape"):
         load_starting_weights(VideoUNet(cfg), tiny_model_dir / "denoiser" / "model.safetensors")
-    cfg = VideoUNet.from_config_file(tiny_model_dir / "denoiser").config
-    cfg.arch = {"slots": {"0": ["temporal_conv"]}}  # fewer layers than the file holds
-    with pytest.raises(MobilevidError, match="unexpected tensor"):
+    src = VideoUNet.from_config_file(tiny_model_dir / "denoiser")
+    cfg = copy.deepcopy(src.config)
+    cfg.cross_attention_dim = cfg.cross_attention_dim + 8  # not a temporal layer: still an error
+    with pytest.raises(MobilevidError, match="has shape|unexpected tensor"):
         load_starting_weights(VideoUNet(cfg), tiny_model_dir / "denoiser" / "model.safetensors")
     # A file may lack only tensors of modules that start as identity, not the backbone's.
     tensors = load_file(tiny_model_dir / "denoiser" / "model.safetensors")
@@ -66,6 +69,24 @@ def test_starting_weights_must_fit(tiny_model_dir, tmp_path):
     cfg = VideoUNet.from_config_file(tiny_model_dir / "denoiser").config
     with pytest.raises(MobilevidError, match="missing tensor 'conv_in.weight'.*only temporal"):
         load_starting_weights(VideoUNet(cfg), tmp_path / "partial.safetensors")
+
+
+def test_a_searched_arch_keeps_the_layers_it_shares_with_the_trained_model(tiny_model_dir, tmp_path):
+    # A searched arch may drop layers and so shift the others' positions in a slot: each kept layer
+    # starts from the trained one of its candidate, the dropped ones are left out.
+    trained = _perturbed(tiny_model_dir, tmp_path)
+    src = VideoUNet.from_pretrained(trained / "denoiser")
+    slots = parse_arch(src.config.arch, src.config)
+    slot = next(i for i, names in slots.items() if len(names) >= 2)
+    kept = slots[slot][1]
+    cfg = copy.deepcopy(src.config)
+    cfg.arch = {"slots": {str(slot): [kept]}}  # every other slot empty, the second layer first
+    searched = VideoUNet(cfg)
+    load_starting_weights(searched, trained / "denoiser" / "model.safetensors")
+    for (name, got), want in zip(searched.temporal[str(slot)][0].state_dict().items(),
+                                 src.temporal[str(slot)][1].state_dict().values(), strict=True):
+        assert torch.equal(got, want), name
+    assert torch.equal(searched.conv_in.weight, src.conv_in.weight)
 
 
 def test_finetune_with_added_layers_end_to_end(tiny_model_dir, tmp_path):
