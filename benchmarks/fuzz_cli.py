@@ -883,6 +883,39 @@ def c_generate_gif_ok(ctx, d):
     return ok_video(d, gen(ctx, d), name="out.gif")
 
 
+def killed_write_leftover(target: Path, folder: bool) -> Path:
+    """What a write of ``target`` killed midway leaves: a hidden temporary sibling named for a dead process."""
+    from mobilevid.artifacts import temp_sibling
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # its pid names a process that is gone
+    name = temp_sibling(target, suffix="" if folder else target.suffix).name
+    name = re.sub(r"-\d+-([0-9a-f]{8})", f"-{dead.pid}-\\1", name, count=1)
+    leftover = target.parent / name
+    if folder:
+        leftover.mkdir(parents=True)
+        random_bytes(leftover / "denoiser.onnx", 100_000)
+    else:
+        random_bytes(leftover, 100_000)
+    return leftover
+
+
+@case("generate")
+def c_generate_killed_write_leftover(ctx, d):
+    """The next write to the same place removes what a killed write left (checked as a stray temp)."""
+    out = d / "out.mp4"
+    killed_write_leftover(out, folder=False)
+    return Spec(gen(ctx, d, "-o", out), expect="ok", outputs=[out], videos=[out])
+
+
+@case("export")
+def c_export_killed_write_leftover(ctx, d):
+    out = d / "bundle"
+    killed_write_leftover(out, folder=True)
+    return Spec(export(ctx, out, "--components", "vae_decoder", "--parity-samples", "1"), expect="ok",
+                outputs=[out / "manifest.json"], timeout=600)
+
+
 # generate: model folders ------------------------------------------------------------------------------
 def gen_model(ctx: Any, d: Path, m: Path, expect: str = "error") -> Spec:
     return ok_video(d, ["generate", "a red circle", "--model", m], expect=expect)
