@@ -243,7 +243,7 @@ def train_supernet(cfg: SupernetConfig, teacher: str, output: str | Path, resume
         model, _ = run_loop(acc, model, loss_fn, settings, out / "stages" / "supernet", resume)
         if acc.is_main_process:
             pipe.denoiser = model.supernet.cpu().eval()
-            pipe.save_pretrained(out / "supernet")
+            pipe.save_pretrained(out / "supernet", overwrite=resume)  # a resumed run rewrites its own output
             logger.info("wrote %s", out / "supernet")
         acc.wait_for_everyone()
     finally:
