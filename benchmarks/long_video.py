@@ -96,7 +96,8 @@ def quality(video: np.ndarray, method: str, detail: str, window: int) -> dict:
     k = max(1, min(4, len(first_half), len(second_half)))
     diffs = np.abs(np.diff(video, axis=0)).mean(axis=(1, 2, 3))  # diffs[t - 1]: frames t - 1 -> t
     seam = set(seams(method, detail, n, window))
-    across = [diffs[t - 1] for t in range(1, n) if t in seam]
+    # The prompt switch at the middle frame is a change the schedule asks for: it counts as neither.
+    across = [diffs[t - 1] for t in range(1, n) if t in seam and t != half]
     inside = [diffs[t - 1] for t in range(1, n) if t not in seam and t != half]
     return {"schedule adherence %": pct(starts),
             "segment 1 %": pct(first_half), "segment 2 %": pct(second_half),
