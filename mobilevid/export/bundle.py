@@ -45,6 +45,7 @@ from mobilevid.export.manifest import (
     TokenizerSpec,
     VideoSpec,
     model_hash,
+    parse_manifest,
     tensor_spec,
 )
 from mobilevid.export.options import check_combination
@@ -198,5 +199,5 @@ def export_bundle(pipe, model_dir: Path | None, target: str, quantize: str = "no
                                                            preset=cfg.preset)),
             diagnostics=Diagnostics(export_seconds=round(time.perf_counter() - start, 2), components=diagnostics),
         )
-        write_json(tmp / MANIFEST_NAME, manifest.to_json())
+        write_json(tmp / MANIFEST_NAME, parse_manifest(manifest.to_json()).to_json())  # typed + JSON Schema
     return manifest

@@ -19,6 +19,7 @@ Swift twin: ios_demo/Sources/MobileVidCore/BundleManifest.swift
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import types
@@ -240,7 +241,29 @@ def parse_manifest(data: Any, where: Path | str = MANIFEST_NAME) -> Manifest:
     except MobilevidError as err:
         raise MobilevidError(f"{where}: {str(err).replace('config ', 'manifest ')}") from None
     _check_contract(manifest, Path(where))
+    check_against_schema(data, where)
     return manifest
+
+
+def check_against_schema(data: dict[str, Any], where: Path | str = MANIFEST_NAME) -> None:
+    """Validate manifest JSON against the committed JSON Schema, the contract other languages read.
+
+    The typed parse above already refuses what the schema refuses; this keeps the two from drifting
+    apart unnoticed, for every bundle written or read.
+    """
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(_schema_validator().iter_errors(data))
+    if error is not None:
+        place = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise MobilevidError(f"{where}: does not follow {SCHEMA_FILE.name} at {place}: {error.message}")
+
+
+@functools.cache
+def _schema_validator() -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text()))
 
 
 def read_manifest(bundle: str | Path) -> Manifest:

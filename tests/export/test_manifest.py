@@ -78,3 +78,17 @@ def test_a_missing_file_is_named(onnx_bundle, tmp_path):
     (bundle / MANIFEST_NAME).write_text((onnx_bundle / MANIFEST_NAME).read_text())
     with pytest.raises(MobilevidError, match="incomplete: text_encoder file"):
         read_manifest(bundle)
+
+
+def test_schema_drift_is_caught(onnx_bundle, monkeypatch):
+    # The typed parse and the committed schema must agree; a schema that refuses a valid manifest is an error.
+    import mobilevid.export.manifest as manifest_module
+
+    data = json.loads((onnx_bundle / MANIFEST_NAME).read_text())
+    schema = json.loads(SCHEMA_FILE.read_text())
+    schema["properties"]["video"]["properties"]["fps"] = {"type": "string"}
+    manifest_module._schema_validator.cache_clear()
+    monkeypatch.setattr(manifest_module, "_schema_validator",
+                        lambda: jsonschema.Draft202012Validator(schema))
+    with pytest.raises(MobilevidError, match="does not follow manifest.schema.json at video/fps"):
+        parse_manifest(data)
