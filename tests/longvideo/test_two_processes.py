@@ -34,6 +34,12 @@ def test_two_processes_make_the_one_process_video(infilling_model_dir, tmp_path)
     result = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
                             timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
+    # Splitting a level's batch across processes changes the batch size each convolution sees, and
+    # oneDNN may then sum in another order: the latents agree to float rounding, not always to the bit,
+    # and the H.264 encoder can turn a one-level pixel change into small changes around it. A wrong
+    # split (frames swapped, a window missed) costs far more than 40 dB.
     for name in ("fifo.mp4", "nuwa.mp4"):
-        a, b = _pixels(one / name), _pixels(two / name)
-        assert a.shape == b.shape and np.array_equal(a, b), name
+        a, b = _pixels(one / name).astype(np.float64), _pixels(two / name).astype(np.float64)
+        assert a.shape == b.shape, name
+        mse = float(((a - b) ** 2).mean())
+        assert mse == 0.0 or 10 * np.log10(255.0**2 / mse) >= 40.0, (name, mse)
