@@ -7,6 +7,7 @@ batch them with ``collate``. ``make_dataset`` builds any of them from one string
     make_dataset("shapes+digits")          # interleaved mix (names and folders can be mixed)
     make_dataset("/data/my_videos")        # a folder of videos with captions.csv / .jsonl
     make_dataset("shapes+/data/my_videos", size=(288, 512))   # any (height, width)
+    make_dataset("long-shapes+long-digits")  # strided windows of long trajectories (NUWA-XL levels)
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from mobilevid.data.collate import collate
 from mobilevid.data.digits import DigitsDataset
 from mobilevid.data.folder import FolderVideoDataset
 from mobilevid.data.image_mix import ImageVideoMix
+from mobilevid.data.long_clips import BASES as LONG_BASES
+from mobilevid.data.long_clips import LongClipDataset
 from mobilevid.data.mixed import MixedDataset
 from mobilevid.data.photos import PhotosDataset
 from mobilevid.data.procedural import SPLITS, ProceduralClipDataset
@@ -35,13 +38,15 @@ BUILTIN_DATASETS: dict[str, type[ProceduralClipDataset]] = {
 
 
 def _valid_names() -> str:
-    return f"{', '.join(BUILTIN_DATASETS)}, a mix like 'shapes+digits', or an existing folder of videos"
+    return f"{', '.join(BUILTIN_DATASETS)}, {', '.join('long-' + b for b in LONG_BASES)}, a mix like 'shapes+digits', or an existing folder of videos"
 
 
 def _build_one(name: str, split: str, num_frames: int, size: int | tuple[int, int], kw: dict[str, Any]) -> Dataset:
     if name in BUILTIN_DATASETS:
         cls: type = BUILTIN_DATASETS[name]
         args: dict[str, Any] = {"split": split, "num_frames": num_frames, "size": size}
+    elif name.startswith("long-") and name[5:] in LONG_BASES:
+        cls, args = LongClipDataset, {"base": name[5:], "split": split, "num_frames": num_frames, "size": size}
     elif Path(name).is_dir():
         # A folder is one set as it is: ``split`` does not apply to it.
         cls, args = FolderVideoDataset, {"root": name, "num_frames": num_frames, "size": size}
@@ -53,8 +58,9 @@ def _build_one(name: str, split: str, num_frames: int, size: int | tuple[int, in
 
 def _known_options() -> set[str]:
     """Keywords some kind of data set takes (beyond the name, split, frame count and size)."""
-    kinds = [*BUILTIN_DATASETS.values(), FolderVideoDataset]
-    return {name for cls in kinds for name in inspect.signature(cls).parameters} - {"root", "split", "num_frames", "size"}
+    kinds = [*BUILTIN_DATASETS.values(), FolderVideoDataset, LongClipDataset]
+    return {name for cls in kinds for name in inspect.signature(cls).parameters} - {"root", "base", "split", "num_frames",
+                                                                                     "size"}
 
 
 def make_dataset(name_or_dir: str, split: str = "train", num_frames: int = 16, size: int | tuple[int, int] = 64,
@@ -93,6 +99,7 @@ __all__ = [
     "DigitsDataset",
     "FolderVideoDataset",
     "ImageVideoMix",
+    "LongClipDataset",
     "MixedDataset",
     "PhotosDataset",
     "ShapesDataset",

@@ -10,6 +10,8 @@ import torch
 def collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
     """Items -> ``{"video": (B, F, 3, H, W), "caption": list[str], "labels": list[dict], "is_image": bool}``.
 
+    With long clips in the batch also ``"stride"`` (B,) and ``"frame_captions"`` (B lists of F).
+
     All items must have the same frame count and be all images or all videos (an
     ``ImageVideoMix`` batch is one or the other); anything else is a ``ValueError``.
     """
@@ -22,9 +24,16 @@ def collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
     shapes = {tuple(item["video"].shape) for item in batch}
     if len(shapes) > 1:
         raise ValueError(f"cannot stack clips of different shapes in one batch: {sorted(shapes)}")
-    return {
+    out = {
         "video": torch.stack([item["video"] for item in batch]),
         "caption": [item["caption"] for item in batch],
         "labels": [item.get("labels", {}) for item in batch],
         "is_image": flags.pop(),
     }
+    if any("stride" in item or "frame_captions" in item for item in batch):
+        # Long clips (``long_clips.py``): frames ``stride`` apart with a caption each; ordinary clips
+        # in the same batch are stride 1 with their one caption on every frame.
+        frames = out["video"].shape[1]
+        out["stride"] = torch.tensor([int(item.get("stride", 1)) for item in batch])
+        out["frame_captions"] = [list(item.get("frame_captions", [item["caption"]] * frames)) for item in batch]
+    return out

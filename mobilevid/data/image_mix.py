@@ -67,5 +67,8 @@ class ImageVideoMix(Dataset):
         video = item["video"]
         frame = int(np.random.default_rng([self.seed, _FRAME_SALT, int(index)]).integers(video.shape[0]))
         item["video"] = video[frame : frame + 1].clone()
+        if "frame_captions" in item:
+            item["frame_captions"] = item["frame_captions"][frame : frame + 1]
+            item["caption"] = item["frame_captions"][0]
         item["is_image"] = True
         return item

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
+from typing import Any
 
 import torch
 from accelerate import Accelerator
@@ -29,6 +30,7 @@ from mobilevid.artifacts import (
     write_json,
 )
 from mobilevid.config import from_dict, to_dict
+from mobilevid.data.long_clips import dataset_strides
 from mobilevid.errors import MobilevidError
 from mobilevid.models.arch_spec import load_arch, parse_arch
 from mobilevid.models.inflate import INFLATED_RECORD
@@ -277,6 +279,13 @@ def per_frame_times(t: torch.Tensor, frames: int, stage: DenoiserStageConfig, se
     return torch.where(chosen[:, None], own, t)
 
 
+def batch_fps(batch: dict[str, Any], fps: float) -> torch.Tensor:
+    """(B,) frame rates of a batch's clips: a long clip's frames ``stride`` apart play at fps / stride (NUWA-XL)."""
+    b = batch["video"].shape[0]
+    stride = batch.get("stride", torch.ones(b))
+    return torch.full((b,), float(fps)) / stride.to(torch.float32)
+
+
 def _denoiser_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, vae: VideoVAE, out: Path,
                     resume: bool) -> None:
     s = cfg.denoiser
@@ -313,11 +322,16 @@ def _denoiser_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, 
         g_drop = step_generator(cfg.seed, step, rank, _DROP)
         drop = torch.rand(b, generator=g_drop) < s.caption_dropout
         captions = ["" if d else c for c, d in zip(batch["caption"], drop.tolist(), strict=True)]
-        states, pooled, mask = (t.to(acc.device) for t in text(captions))
+        if "frame_captions" in batch and f > 1 and model_cfg.denoiser.frame_text_conditioning:
+            # Long clips: each frame its own caption (B, F, L, D), as the long-video samplers call the model.
+            flat = ["" if d else c for row, d in zip(batch["frame_captions"], drop.tolist(), strict=True) for c in row]
+            states, pooled, mask = (t.reshape(b, f, *t.shape[1:]).to(acc.device) for t in text(flat))
+        else:
+            states, pooled, mask = (t.to(acc.device) for t in text(captions))
         noise = torch.randn(x0.shape, generator=step_generator(cfg.seed, step, rank, _NOISE)).to(acc.device)
         t = per_frame_times(training_times(b, s, cfg.seed, step, rank), f, s, cfg.seed, step, rank).to(acc.device)
         x_t = add_noise(x0, noise, t)
-        fps = torch.full((b,), float(model_cfg.fps), device=acc.device)
+        fps = batch_fps(batch, model_cfg.fps).to(acc.device)
         cond = {}
         g_cond = step_generator(cfg.seed, step, rank, _COND)
         if f > 2 and s.visual_condition_prob > 0 and float(torch.rand(1, generator=g_cond)) < s.visual_condition_prob:
@@ -341,6 +355,7 @@ def _denoiser_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, 
         # What this run trained for, beside what a starting model recorded (long-video methods read it).
         model_cfg.trained_for.visual_condition |= s.visual_condition_prob > 0
         model_cfg.trained_for.per_frame_times |= s.per_frame_time_prob > 0
+        model_cfg.trained_for.frame_strides = sorted(set(model_cfg.trained_for.frame_strides) | set(dataset_strides(data)))
         model_cfg.vae = vae.config
         scheduler = FlowMatchEulerDiscreteScheduler(shift=cfg.sample_shift)
         pipe = Pipeline(model_cfg, denoiser.cpu(), vae.cpu(), text.encoder, scheduler)
