@@ -80,6 +80,18 @@ def check_trained_for(method: str, config: ModelConfig) -> list[str]:
     return notes
 
 
+def nuwa_keyframes(config: ModelConfig, num_frames: int, keyframes: int | None) -> int | None:
+    """L for NUWA-XL: the user's; else, for a model trained at strides (window - 1) ** k, the full window, so
+    every level runs at a stride it was trained on (16 -> 226 -> 3376 frames, the last level cut); else None
+    (``plan`` picks the smallest L that covers the video)."""
+    if keyframes is not None:
+        return keyframes
+    window = config.num_frames
+    if num_frames > window and window - 1 in config.trained_for.frame_strides:
+        return window
+    return None
+
+
 def check_options(method: str, partitions: int | None, lookahead: bool | None, keyframes: int | None,
                   overlap: int | None) -> None:
     """Options that belong to another method are a mistake worth stopping for."""
@@ -127,7 +139,7 @@ def generate_long(pipe, schedule: PromptSchedule, num_frames: int, output: str |
                   f"lookahead {'on' if geometry.lookahead else 'off'}")
     elif method == "nuwa":
         sigmas = pipe.sigmas(steps)
-        nuwa_plan = plan(num_frames, window, keyframes)
+        nuwa_plan = plan(num_frames, window, nuwa_keyframes(pipe.config, num_frames, keyframes))
         detail = f"L = {nuwa_plan.keyframes}, depth {nuwa_plan.depth}, local calls per level " \
                  f"{[len(level.calls) for level in nuwa_plan.levels]}"
     else:

@@ -75,3 +75,15 @@ def test_batching_does_not_change_the_video():
     one, _ = nuwa_sample(Noisy(clip), SIGMAS, RENOISE, p, frame_prompt, [3], clip.shape[1:], fps=8.0)
     split, _ = nuwa_sample(Noisy(clip), SIGMAS, RENOISE, p, frame_prompt, [3], clip.shape[1:], fps=8.0, max_batch=2)
     torch.testing.assert_close(one, split)
+
+
+def test_a_model_trained_at_the_strides_of_L_16_gets_L_16():
+    from mobilevid.longvideo.run import nuwa_keyframes
+    from mobilevid.models.presets import ModelConfig, TrainedFor
+
+    strided = ModelConfig(trained_for=TrainedFor(visual_condition=True, frame_strides=[1, 15, 225]))
+    assert nuwa_keyframes(strided, 1024, None) == 16
+    assert [level.stride for level in plan(1024, 16, nuwa_keyframes(strided, 1024, None)).levels] == [225, 15, 1]
+    assert nuwa_keyframes(strided, 1024, 9) == 9  # the user's L wins
+    assert nuwa_keyframes(strided, 12, None) is None  # one window: no recursion
+    assert nuwa_keyframes(ModelConfig(), 1024, None) is None  # stride 1 only: the smallest L that covers it
