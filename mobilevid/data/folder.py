@@ -26,6 +26,7 @@ import csv
 import functools
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,7 +189,7 @@ class FolderVideoDataset(Dataset):
 
     def __init__(self, root: str | Path, captions: str | Path | None = None, num_frames: int = 16,
                  size: int | tuple[int, int] = 64, fps: float = 8.0, seed: int = 0, length: int | None = None,
-                 crop: CropMode = "center") -> None:
+                 crop: CropMode = "center", strides: Sequence[int] | None = None) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise MobilevidError(f"video folder {root} does not exist or is not a directory")
@@ -200,6 +201,10 @@ class FolderVideoDataset(Dataset):
         if length is not None and length < 1:
             raise MobilevidError(f"length must be >= 1, got {length}")
         self.num_frames, self.fps, self.seed, self.crop = int(num_frames), float(fps), int(seed), crop
+        # NUWA-XL's levels (long_clips.py): frames ``stride`` apart at ``fps``, a stride the video is long enough for.
+        self.strides = tuple(int(x) for x in strides) if strides else (1,)
+        if min(self.strides) < 1:
+            raise MobilevidError(f"strides must be positive integers, got {list(self.strides)}")
         self.caption_file = find_caption_file(self.root, captions)
         stat = self.caption_file.stat()
         entries, skipped, missing, unreadable, tried = scan_folder(self.root, self.caption_file,
@@ -227,25 +232,35 @@ class FolderVideoDataset(Dataset):
         for attempt in range(_MAX_FALLBACKS):
             entry = self.entries[(index + attempt) % len(self.entries)]
             rng = np.random.default_rng([self.seed, int(index), attempt])
+            stride = self._stride(entry, rng)
             try:
-                frames = self._decode(entry, rng)
+                frames = self._decode(entry, rng, stride)
             except _DECODE_ERRORS as err:
                 logger.warning("could not decode %s (%s); using the next video", entry.path, err)
                 continue
             if frames is not None:
                 rel = entry.path.relative_to(self.root) if entry.path.is_relative_to(self.root) else entry.path
-                return {"video": self._to_tensor(frames, rng), "caption": entry.caption, "labels": {"file": str(rel)}}
+                item = {"video": self._to_tensor(frames, rng), "caption": entry.caption, "labels": {"file": str(rel)}}
+                return item if self.strides == (1,) else {**item, "stride": stride}
             logger.warning("no frames decoded from %s; using the next video", entry.path)
         raise MobilevidError(f"could not decode {_MAX_FALLBACKS} videos in a row from {self.root}")
 
-    def _decode(self, entry: VideoEntry, rng: np.random.Generator) -> np.ndarray | None:
-        """(num_frames, H, W, 3) uint8 frames at ``self.fps`` from a random sub-segment; None if empty."""
-        span = (self.num_frames - 1) / self.fps
+    def _stride(self, entry: VideoEntry, rng: np.random.Generator) -> int:
+        """One of ``strides`` whose span fits the video (1 when none does); stride 1 draws nothing."""
+        if self.strides == (1,):
+            return 1
+        fits = [s for s in self.strides if (self.num_frames - 1) * s / self.fps <= entry.duration] or [1]
+        return fits[int(rng.integers(len(fits)))]
+
+    def _decode(self, entry: VideoEntry, rng: np.random.Generator, stride: int = 1) -> np.ndarray | None:
+        """(num_frames, H, W, 3) uint8 frames ``stride`` apart at ``self.fps`` from a random sub-segment; None if empty."""
+        step = stride / self.fps
+        span = (self.num_frames - 1) * step
         start = rng.uniform(0.0, max(0.0, entry.duration - span - (1.0 / entry.fps if entry.fps else 0.0)))
         with av.open(str(entry.path)) as container:
             stream = container.streams.video[0]
             offset = float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
-            targets = offset + start + np.arange(self.num_frames) / self.fps
+            targets = offset + start + np.arange(self.num_frames) * step
             if start > 0 and stream.time_base:
                 # Lands on the keyframe at or before the start; earlier frames are read and dropped.
                 container.seek(int((offset + start) / stream.time_base), stream=stream, backward=True)

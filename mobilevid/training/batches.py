@@ -24,17 +24,20 @@ TRAIN_LENGTH = 10_000_000
 
 
 def training_data(spec: str, model_cfg: ModelConfig, seed: int, crop: str = "random", num_frames: int | None = None,
-                  length: int = TRAIN_LENGTH) -> Dataset:
+                  length: int = TRAIN_LENGTH, strides: list[int] | None = None) -> Dataset:
     """The training clips of ``spec`` (built-in sets, video folders, ``a+b`` mixes) as ``model_cfg`` takes them.
 
     Clips come at the model's height and width (a folder's clips fitted by ``crop``: ``"random"``,
     ``"center"`` or ``"resize"``), sampled at the model's frame rate, ``num_frames`` frames
-    (default: the model's) each.
+    (default: the model's) each. ``strides``: frame distances for long clips and video folders (NUWA-XL's
+    levels; None: long built-in clips at their own, folders at 1).
     """
     if crop not in CROP_MODES:
         raise MobilevidError(f"data_crop must be one of {', '.join(CROP_MODES)}, got {crop!r}")
+    extra = {} if strides is None else {"strides": strides}
     return make_dataset(spec, "train", num_frames=num_frames or model_cfg.num_frames,
-                        size=(model_cfg.height, model_cfg.width), seed=seed, length=length, fps=model_cfg.fps, crop=crop)
+                        size=(model_cfg.height, model_cfg.width), seed=seed, length=length, fps=model_cfg.fps, crop=crop,
+                        **extra)
 
 
 class StepBatches:

@@ -308,7 +308,7 @@ def _denoiser_stage(acc: Accelerator, cfg: TrainConfig, model_cfg: ModelConfig, 
                     sum(p.numel() for p in denoiser.parameters()) / 1e6)
     vae = vae.eval().requires_grad_(False).to(acc.device)
     text = TextCache(TextEncoder(model_cfg.text_encoder, model_cfg.text_max_length))
-    data = training_data(cfg.data, model_cfg, cfg.seed, cfg.data_crop)
+    data = training_data(cfg.data, model_cfg, cfg.seed, cfg.data_crop, strides=cfg.data_strides)
     batches = StepBatches(data, s.batch_size, cfg.seed, s.image_ratio, acc.process_index, acc.num_processes)
     rank = acc.process_index
 

@@ -94,3 +94,23 @@ def test_an_image_item_keeps_its_frames_caption():
     item = ImageVideoMix(LongClipDataset("digits", length=4), image_ratio=1.0)[0]
     assert item["video"].shape[0] == 1 and len(item["frame_captions"]) == 1
     assert item["caption"] == item["frame_captions"][0]
+
+
+def test_a_video_folder_gives_frames_at_the_strides_its_videos_are_long_enough_for(tmp_path, write_video, ramp_frames):
+    from mobilevid.data import FolderVideoDataset
+
+    root = tmp_path / "long"
+    write_video(root / "ramp.mp4", ramp_frames(24, 32), fps=24)  # 1 s; brightness 10 + 10 k at frame k
+    (root / "captions.csv").write_text("file,caption\nramp.mp4,a ramp\n")
+    data = FolderVideoDataset(root, num_frames=4, size=32, fps=8.0, length=12, strides=(1, 2, 3))
+    seen = set()
+    for i in range(12):
+        item = data[i]
+        stride = item["stride"]
+        seen.add(stride)
+        levels = (item["video"].mean(dim=(1, 2, 3)).numpy() + 1) * 127.5
+        # At 8 fps a stride-s frame step is 3 s source frames: 30 s grey levels.
+        assert np.allclose(np.diff(levels), 30 * stride, atol=6), (stride, levels)
+    assert seen == {1, 2}  # stride 3 spans 1.125 s: longer than the video
+    assert "stride" not in FolderVideoDataset(root, num_frames=4, size=32)[0]
+    assert dataset_strides(data) == [1, 2, 3]
