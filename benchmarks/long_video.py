@@ -240,6 +240,7 @@ def main() -> None:
                             f.write(json.dumps({"key": key, "row": done[key]}) + "\n")
                 rows.append(done[key])
                 print(rows[-1], flush=True)
+    rows.sort(key=lambda r: r["frames"])  # stable: the --rows order within a length
     print("\n# long video: one video per row, CPU (processes pinned to one core, one thread)\n")
     print(markdown_table(rows))
     checks = acceptance(rows)

@@ -140,6 +140,10 @@ def generate_long(pipe, schedule: PromptSchedule, num_frames: int, output: str |
     elif method == "nuwa":
         sigmas = pipe.sigmas(steps)
         nuwa_plan = plan(num_frames, window, nuwa_keyframes(pipe.config, num_frames, keyframes))
+        untrained = sorted({level.stride for level in nuwa_plan.levels} - set(pipe.config.trained_for.frame_strides))
+        if untrained and pipe.config.trained_for.frame_strides != [1]:
+            logger.warning("note: NUWA-XL's levels run at strides %s, which the model was not trained on (it was on "
+                           "%s)", untrained, pipe.config.trained_for.frame_strides)
         detail = f"L = {nuwa_plan.keyframes}, depth {nuwa_plan.depth}, local calls per level " \
                  f"{[len(level.calls) for level in nuwa_plan.levels]}"
     else:
