@@ -142,7 +142,38 @@ def executorch_runner(path: Path) -> Callable[[Sequence[torch.Tensor]], list[tor
         raise MobilevidError(f"ExecuTorch cannot load {path.name} in {path.parent} (truncated or corrupt?): "
                              f"{first}") from None
 
+    expected = _input_specs(method.metadata)
+
     def run(inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        _check_inputs(path, expected, inputs)
         return [torch.as_tensor(o) for o in method.execute([x.contiguous() for x in inputs])]
 
     return run
+
+
+# ExecuTorch's scalar-type codes (c10::ScalarType, as MethodMeta's TensorInfo.dtype() reports them).
+_SCALAR_TYPES = {0: torch.uint8, 1: torch.int8, 2: torch.int16, 3: torch.int32, 4: torch.int64, 5: torch.float16,
+                 6: torch.float32, 7: torch.float64, 11: torch.bool, 15: torch.bfloat16}
+
+
+def _input_specs(meta) -> list[tuple[tuple[int, ...], torch.dtype | None]]:
+    """(shape, dtype) of each input the program was exported with."""
+    infos = [meta.input_tensor_meta(i) for i in range(meta.num_inputs())]
+    return [(tuple(info.sizes()), _SCALAR_TYPES.get(info.dtype())) for info in infos]
+
+
+def _check_inputs(path: Path, expected: list[tuple[tuple[int, ...], torch.dtype | None]],
+                  inputs: Sequence[torch.Tensor]) -> None:
+    """A one-line error for inputs the program cannot take.
+
+    Why by hand: ExecuTorch 1.5.1 answers a wrong count, shape or dtype with a RuntimeError naming
+    only an error code (``set_inputs() ... failed with error 0x12``) after logging C++ lines.
+    """
+    if len(inputs) != len(expected):
+        raise MobilevidError(f"{path.name} takes {len(expected)} inputs, got {len(inputs)}: "
+                             "not the model the manifest says it is")
+    for i, (x, (shape, dtype)) in enumerate(zip(inputs, expected, strict=True)):
+        if tuple(x.shape) != shape or (dtype is not None and x.dtype != dtype):
+            want = f"{list(shape)} {str(dtype).removeprefix('torch.')}"
+            raise MobilevidError(f"{path.name} input {i} must be {want}, got {list(x.shape)} "
+                                 f"{str(x.dtype).removeprefix('torch.')}: not the model the manifest says it is")

@@ -100,7 +100,14 @@ def test_executorch_runner_refuses_bad_programs_in_one_line(tmp_path):
     from mobilevid.export.executorch_target import executorch_runner
 
     good = _tiny_program(tmp_path / "good.pte")
-    assert executorch_runner(good)([torch.ones(1, 8)])[0].shape == (1, 8)
+    run = executorch_runner(good)
+    assert run([torch.ones(1, 8)])[0].shape == (1, 8)
+    for inputs, message in (([torch.ones(1, 8)] * 2, "good.pte takes 1 inputs, got 2"),
+                            ([torch.ones(2, 8)], r"good.pte input 0 must be \[1, 8\] float32, got \[2, 8\] float32"),
+                            ([torch.ones(1, 8, dtype=torch.float64)], "must be .* float32, got .* float64")):
+        with pytest.raises(MobilevidError, match=message) as err:
+            run(inputs)
+        assert "\n" not in str(err.value)
     data = good.read_bytes()
     cases = {"random.pte": (_noise(4096), "is not an ExecuTorch program"),
              "empty.pte": (b"", "is not an ExecuTorch program"),
