@@ -45,8 +45,10 @@ from mobilevid.sampling import (
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
 # Models that ship inside the package, by name: the 4-step distilled student is the default,
-# and the teacher it was distilled from stays available as "teacher".
-BUILTIN_MODELS = {"default": DEFAULT_MODEL_DIR, "teacher": Path(__file__).resolve().parent / "default_teacher"}
+# and the teacher it was distilled from stays available as "teacher"; "nuwa" is the teacher fine-tuned for
+# NUWA-XL (long clips at each level's stride, first/last frames given: mobilevid/recipes/nuwa_finetune.yaml).
+BUILTIN_MODELS = {"default": DEFAULT_MODEL_DIR, "teacher": Path(__file__).resolve().parent / "default_teacher",
+                  "nuwa": Path(__file__).resolve().parent / "default_nuwa"}
 
 
 @dataclass
@@ -57,7 +59,7 @@ class PipelineOutput:
 
 
 def resolve_model_dir(path: str | Path | None) -> Path:
-    """``None`` -> the built-in default model; a built-in name ("default", "teacher"); otherwise a folder."""
+    """``None`` -> the built-in default model; a built-in name ("default", "teacher", "nuwa"); otherwise a folder."""
     name = "default" if path is None else str(path)
     if name in BUILTIN_MODELS and not Path(name).exists():
         builtin = BUILTIN_MODELS[name]

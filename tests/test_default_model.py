@@ -13,7 +13,7 @@ def test_builtin_models_ship_small_and_load():
     assert resolve_model_dir(None) == DEFAULT_MODEL_DIR == resolve_model_dir("default")
     assert resolve_model_dir("teacher") == BUILTIN_MODELS["teacher"]
     size = sum(p.stat().st_size for d in BUILTIN_MODELS.values() for p in d.rglob("*") if p.is_file())
-    assert size <= 40 * 2**20
+    assert size <= 64 * 2**20  # all built-in models together (issue 25: at most 64 MB)
     for name in BUILTIN_MODELS:
         pipe = Pipeline.from_pretrained(name)
         assert pipe.config.preset == "tiny" and pipe.config.num_frames == 16
