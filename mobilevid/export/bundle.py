@@ -126,6 +126,17 @@ def _size(path: Path) -> int:
     return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def _check_finite_weights(pipe, components: tuple[str, ...]) -> None:
+    """A one-line error naming the first NaN or Inf weight, before any export work (the gate would
+    otherwise fail later with a PSNR of -inf dB, which does not say why)."""
+    modules = {"text_encoder": pipe.text_encoder.module, "denoiser": pipe.denoiser, "vae_decoder": pipe.vae}
+    for name in components:
+        for tensor_name, tensor in modules[name].state_dict().items():
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                raise MobilevidError(f"non-finite values (NaN or Inf) in the {name}'s weight {tensor_name}: "
+                                     "the model cannot be exported")
+
+
 def export_bundle(pipe, model_dir: Path | None, target: str, quantize: str = "none", delegate: str | None = None,
                   output: str | Path = "bundle", parity_samples: int = 3, calibration_samples: int = 8,
                   components: tuple[str, ...] = COMPONENTS, progress: bool = True,
@@ -135,6 +146,7 @@ def export_bundle(pipe, model_dir: Path | None, target: str, quantize: str = "no
     unknown = set(components) - set(COMPONENTS)
     if unknown or not components:
         raise MobilevidError(f"unknown component(s) {sorted(unknown)}; valid: {', '.join(COMPONENTS)}")
+    _check_finite_weights(pipe, components)
     start = time.perf_counter()
     parts = build_components(pipe, num_samples=max(parity_samples, calibration_samples))
     cfg = pipe.config

@@ -142,6 +142,10 @@ def test_a_model_with_nan_weights_stops_naming_where(part, tensor, where, tiny_m
     _fails(["generate", "a", "--model", model, "--steps", "1", "-o", tmp_path / "v.gif"],
            f"non-finite values (NaN or Inf) {where}", capsys)
     assert not (tmp_path / "v.gif").exists()
+    component = "denoiser" if part == "denoiser" else "vae_decoder"
+    _fails(["export", "--target", "onnx", "--model", model, "-o", tmp_path / "bundle"],
+           f"non-finite values (NaN or Inf) in the {component}'s weight {tensor}", capsys)
+    assert not (tmp_path / "bundle").exists()
 
 
 # -- export and inflate: folders of a kind ----------------------------------------------------------
