@@ -70,7 +70,7 @@ def check_trained_for(method: str, config: ModelConfig) -> list[str]:
         if not trained.visual_condition:
             raise MobilevidError("NUWA-XL needs a model trained for first/last-frame infilling, and this model's "
                                  "model_index.json does not record it (trained_for.visual_condition); train with "
-                                 "denoiser.visual_condition_prob > 0, or use --long fifo")
+                                 "denoiser.visual_condition_prob > 0, use the built-in --model nuwa, or use --long fifo")
         if trained.frame_strides == [1]:
             notes.append("note: the model saw clips at stride 1 only, so NUWA-XL's keyframe levels ask its fps "
                          "conditioning for strides it was not trained on")
