@@ -129,6 +129,8 @@ ROWS = {
     "nuwa": ("nuwa", "nuwa", "nuwa", 1),
     "nuwa-2proc": ("nuwa", "nuwa", "nuwa", 2),
     "teacher-ar": ("teacher", "teacher", "autoregressive", 1),
+    # The teacher the nuwa model was fine-tuned from (stride-1 clips only): what the stride training changed.
+    "teacher-nuwa": ("teacher", "teacher", "nuwa", 1),
 }
 
 
@@ -195,12 +197,15 @@ def acceptance(rows: list[dict]) -> list[str]:
         out.append(f"drift at 1024 frames, best method ({best['model']} {best['method']}): late {best['late %']:.1f}% "
                    f"vs start {best['start %']:.1f}% = {best['drift pts']:+.1f} pts "
                    f"(within 5: {'yes' if abs(best['drift pts']) <= 5 else 'NO'})")
-    for frames in sorted({r["frames"] for r in rows}):
-        f = get("student", "fifo", frames)
-        if f:
-            short = 4 / 16  # the student's short clip: 4 calls for 16 frames
-            out.append(f"student FIFO calls per frame at {frames}: {f['calls / frame']:.4f} vs short clips {short:.4f} "
-                       f"(<=: {'yes' if f['calls / frame'] <= short else 'NO'})")
+    short = 4 / 16  # the student's short clip: 4 calls for 16 frames
+    fifo = [f for f in (get("student", "fifo", n) for n in sorted({r["frames"] for r in rows})) if f]
+    for f in fifo:
+        out.append(f"student FIFO calls per frame at {f['frames']}: {f['calls / frame']:.4f} vs short clips {short:.4f} "
+                   f"(<=: {'yes' if f['calls / frame'] <= short else 'NO'})")
+    if len(fifo) >= 2:  # the cost of each further frame, without the first clip the queue starts from
+        a, b = fifo[-2], fifo[-1]
+        out.append(f"student FIFO calls per further frame, {a['frames']} -> {b['frames']}: "
+                   f"{(b['calls'] - a['calls']) / (b['frames'] - a['frames']):.4f}")
     return out
 
 
