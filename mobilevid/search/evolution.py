@@ -75,7 +75,7 @@ class HeldoutFlowLoss:
     the path) with noise from a fixed generator, so every arch sees exactly the same inputs.
     """
 
-    def __init__(self, pipe: Any, supernet: Any, data: str = "shapes+digits+photos", clips: int = 8,
+    def __init__(self, pipe: Any, supernet: Any | None, data: str = "shapes+digits+photos", clips: int = 8,
                  seed: int = 0, batch_size: int = 4) -> None:
         from mobilevid.data import make_dataset
         from mobilevid.models.rectified_flow import TIMESTEP_SCALE, add_noise, velocity_target
@@ -95,25 +95,35 @@ class HeldoutFlowLoss:
         self.inputs = (add_noise(x0, noise, t), t * TIMESTEP_SCALE, states, mask, pooled,
                        torch.full((clips,), float(cfg.fps)))
         self.target = velocity_target(x0, noise)
-        self.supernet = supernet.eval()
+        self.supernet = supernet.eval() if supernet is not None else None
         self.batch_size = batch_size
         self.description = {"data": data, "clips": clips, "seed": seed,
                             "levels": "t_i = (i + 0.5) / clips", "loss": "mean squared velocity error"}
 
     @torch.no_grad()
     def __call__(self, arch: Arch) -> float:
-        x_t, timestep, states, mask, pooled, fps = self.inputs
         self.supernet.active = arch
+        try:
+            return self.loss(self.supernet)
+        finally:
+            self.supernet.active = None
+
+    @torch.no_grad()
+    def loss(self, denoiser: Any) -> float:
+        """The same loss for any denoiser of this model's shapes (e.g. a fine-tuned arch, not a supernet)."""
+        x_t, timestep, states, mask, pooled, fps = self.inputs
+        was_training = denoiser.training
+        denoiser.eval()
         total = 0.0
         try:
             # Fixed chunks: an arch's value does not depend on which process evaluates it.
             for s in range(0, x_t.shape[0], self.batch_size):
                 e = s + self.batch_size
-                pred = self.supernet(x_t[s:e], timestep[s:e], states[s:e], encoder_attention_mask=mask[s:e],
-                                     pooled_text=pooled[s:e], fps=fps[s:e])
+                pred = denoiser(x_t[s:e], timestep[s:e], states[s:e], encoder_attention_mask=mask[s:e],
+                                pooled_text=pooled[s:e], fps=fps[s:e])
                 total += float(((pred.float() - self.target[s:e]) ** 2).mean()) * pred.shape[0]
         finally:
-            self.supernet.active = None
+            denoiser.train(was_training)
         return round(total / x_t.shape[0], 8)
 
 
