@@ -260,8 +260,9 @@ def main() -> None:
     parser = benchmark_parser(__doc__.splitlines()[0])
     parser.add_argument("--model", default="teacher", help="the model searched and fine-tuned (default: teacher)")
     parser.add_argument("--lut", default=None, help="a cost table (`mobilevid search lut`); default: measure one")
-    parser.add_argument("--runtime", default="executorch", choices=["executorch", "onnxruntime", "torch"],
-                        help="runtime of the table measured without --lut (default executorch: XNNPACK fp32)")
+    parser.add_argument("--runtime", default=None, choices=["executorch", "onnxruntime", "torch"],
+                        help="runtime of the table measured without --lut (default executorch: XNNPACK fp32; "
+                        "torch with --quick)")
     parser.add_argument("--supernet", default=None, help="a `search supernet` folder; default: train one")
     parser.add_argument("--supernet-steps", type=int, default=40, help="steps of the supernet trained here")
     parser.add_argument("--budgets", type=float, nargs=2, default=None, metavar="MS",
@@ -290,6 +291,7 @@ def main() -> None:
         args.candidates = SEARCH_CANDIDATES[:2]
     else:
         args.candidates = SEARCH_CANDIDATES
+    args.runtime = args.runtime or ("torch" if args.quick else "executorch")
     for flag in ("supernet_steps", "population", "finetune_steps", "val_clips", "prompts", "runs", "proxy_clips"):
         if getattr(args, flag) < 1:
             raise SystemExit(f"--{flag.replace('_', '-')} must be at least 1")
