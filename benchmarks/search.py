@@ -288,6 +288,8 @@ def main() -> None:
     if args.quick:
         args.supernet_steps, args.population, args.generations, args.proxy_clips = 1, 4, 1, 1
         args.finetune_steps, args.val_clips, args.prompts, args.runs = 1, 2, 2, 3
+        if not args.budgets:  # an untrained tiny model's backbone may cost more than 0.64x of all candidates
+            args.budget_fractions = [0.95, 1.0]
         args.candidates = SEARCH_CANDIDATES[:2]
     else:
         args.candidates = SEARCH_CANDIDATES
