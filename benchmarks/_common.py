@@ -13,6 +13,7 @@ import os
 import platform
 import statistics
 import subprocess
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,11 @@ def benchmark_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="fewer repeats and sizes (for a smoke run)")
     parser.add_argument("--output", type=Path, default=None, help="results JSON (default benchmarks/results/NAME.json)")
     return parser
+
+
+def log(msg: str) -> None:
+    """A timestamped progress line (long benchmark runs show where they are)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
 def time_call(fn: Callable[[], Any], warmup: int = 2, repeats: int = 10) -> float:

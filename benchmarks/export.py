@@ -39,7 +39,7 @@ from mobilevid.export.components import build_components
 from mobilevid.export.timing import runner, set_threads, summarize_ms, wall_and_cpu_runs
 from mobilevid.pipeline import Pipeline, PipelineOutput
 
-from _common import benchmark_parser, markdown_table, write_results
+from _common import benchmark_parser, log, markdown_table, write_results
 
 # (target, quantize, label, runtime, evaluated): runtime None = size only here. Evaluated paths are
 # exported whole for the default model; the float reference is the ONNX fp32 bundle (its parity
@@ -101,10 +101,6 @@ def _pipe(preset: str) -> Pipeline:
     return Pipeline.from_config(get_preset(preset))
 
 
-def _log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
 def bench_preset(preset: str, args: argparse.Namespace, work: Path) -> tuple[list[dict], list[dict], dict]:
     """Latency/size rows and (tiny, unless --no-eval) quality rows for one preset."""
     pipe = _pipe(preset)
@@ -113,7 +109,7 @@ def bench_preset(preset: str, args: argparse.Namespace, work: Path) -> tuple[lis
     example = list(den.example.values())
     params = sum(p.numel() for p in pipe.denoiser.parameters())
     fp32_bytes = 4 * params
-    _log(f"{preset}: denoiser {params / 1e6:.1f}M parameters; timing torch eager")
+    log(f"{preset}: denoiser {params / 1e6:.1f}M parameters; timing torch eager")
     with torch.no_grad():
         times, cpu = wall_and_cpu_runs(lambda: den.module(*example), args.runs, args.warmup)
     torch_ms, torch_cpu_ms = summarize_ms(times)["median_ms"], summarize_ms(cpu)["median_ms"]
@@ -128,7 +124,7 @@ def bench_preset(preset: str, args: argparse.Namespace, work: Path) -> tuple[lis
         components = ("text_encoder", "denoiser", "vae_decoder") if full and evaluated else ("denoiser",)
         out = work / f"{preset}_{target}_{quantize}"
         row: dict[str, Any] = {"preset": preset, "path": label}
-        _log(f"{preset}: export {label}")
+        log(f"{preset}: export {label}")
         t0 = time.perf_counter()
         try:
             m = bundle_module.export_bundle(pipe, None, target, quantize, output=out, components=components,
@@ -136,7 +132,7 @@ def bench_preset(preset: str, args: argparse.Namespace, work: Path) -> tuple[lis
         except Exception as err:  # record and go on: one failed path must not lose the others
             row["error"] = f"export: {type(err).__name__}: {str(err).splitlines()[0][:200]}"
             row["export s"] = time.perf_counter() - t0
-            _log(row["error"])
+            log(row["error"])
             traceback.print_exc()
             rows.append(row)
             continue
@@ -149,7 +145,7 @@ def bench_preset(preset: str, args: argparse.Namespace, work: Path) -> tuple[lis
         if entry.delegation:
             row["delegated ops"] = f"{entry.delegation['delegated_ops']}/" \
                                    f"{entry.delegation['delegated_ops'] + entry.delegation['portable_ops']}"
-        _log(f"{preset}: {label}: {row['MB']:.1f} MB, denoiser export {row['export s']:.0f} s")
+        log(f"{preset}: {label}: {row['MB']:.1f} MB, denoiser export {row['export s']:.0f} s")
         if runtime is not None:
             run = runner(out / m.components["denoiser"].files[0], runtime, args.threads)
             times, cpu = wall_and_cpu_runs(lambda run=run: run(example), args.runs, args.warmup)
@@ -157,7 +153,7 @@ def bench_preset(preset: str, args: argparse.Namespace, work: Path) -> tuple[lis
             del run
             row.update({"ms / step": stats["median_ms"], "p90 ms": stats["p90_ms"], "CPU ms / step": cpu_ms,
                         "speedup vs torch fp32 (CPU time)": torch_cpu_ms / cpu_ms})
-            _log(f"{preset}: {label}: {stats['median_ms']:.1f} ms / step")
+            log(f"{preset}: {label}: {stats['median_ms']:.1f} ms / step")
             if full and evaluated:
                 bundles[label] = out
         rows.append(row)
@@ -178,12 +174,12 @@ def evaluate_bundles(preset: str, bundles: dict[str, Path], args: argparse.Names
 
     results: dict[str, dict[str, float]] = {}
     for label, bundle in bundles.items():
-        _log(f"{preset}: eval {label} ({args.suite}, {args.prompts} prompts)")
+        log(f"{preset}: eval {label} ({args.suite}, {args.prompts} prompts)")
         try:
             results[label] = evaluate_model(BundleAdapter(bundle, args.threads), args.suite, args.prompts, seed=0,
                                             progress=False)
         except Exception as err:
-            _log(f"eval {label} failed: {type(err).__name__}: {err}")
+            log(f"eval {label} failed: {type(err).__name__}: {err}")
             traceback.print_exc()
     rows = []
     ref = results.get(FLOAT_REFERENCE)

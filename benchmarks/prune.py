@@ -51,16 +51,12 @@ from mobilevid.pruning.component_pruning import pruned_model_config
 from mobilevid.pruning.prune import RECORD, prune_model
 from mobilevid.pruning.prune_config import PruneConfig
 
-from _common import benchmark_parser, markdown_table, write_results
+from _common import benchmark_parser, log, markdown_table, write_results
 
 RUNTIMES = {"onnx": ("onnx", "onnxruntime", "ONNX Runtime fp32"), "executorch": ("executorch", "executorch",
                                                                                  "ExecuTorch XNNPACK fp32")}
 STEPS = 4  # the distilled student's steps; mobile-0.6b's estimate assumes the same
 TARGET_DECODE, TARGET_VIDEO, TARGET_POINTS = 3.0, 1.5, 0.03
-
-
-def _log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
 def decoder_flops(vae: VideoVAE, frames: int, latent: tuple[int, int, int]) -> int:
@@ -89,7 +85,7 @@ def _variants(args: argparse.Namespace, source: Path, work: Path) -> list[tuple[
             if folder is None:
                 folder = work / f"{component}_{ratio}"
                 model_cfg = from_dict(ModelConfig, read_json(source / "model_index.json"))
-                _log(f"prune {component} by {ratio} (l1, no recovery)")
+                log(f"prune {component} by {ratio} (l1, no recovery)")
                 prune_model(PruneConfig(component=component, ratio=ratio), source, model_cfg, folder)
             steps = read_json(folder / RECORD).get("recovery_steps", 0)
             recovery = f"recovered {steps} steps" if steps else "no recovery"
@@ -173,12 +169,12 @@ def bench_tiny(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
     # What the acceptance reads comes first (accuracy, torch latency, seconds per video), so a run
     # stopped during the slow exports below still holds it in its checkpointed JSON.
     for i, pipe in enumerate(pipes):
-        _log(f"{variants[i][0]}: eval {args.suite} ({args.prompts} prompts)")
+        log(f"{variants[i][0]}: eval {args.suite} ({args.prompts} prompts)")
         metrics = evaluate_model(pipe, args.suite, args.prompts, seed=0, progress=False)
         rows[i].update({k: v for k, v in metrics.items() if k != "seconds_per_video"})
-        _log(f"{variants[i][0]}: {rows[i]}")
+        log(f"{variants[i][0]}: {rows[i]}")
         args.checkpoint(rows)
-    _log("torch eager latency per call")
+    log("torch eager latency per call")
     calls: dict[tuple[int, str], Any] = {}
     for key, comp in comps.items():
         example = list(comp.example.values())
@@ -186,7 +182,7 @@ def bench_tiny(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
     with torch.no_grad():
         for (i, part), (ms, cpu_ms) in _interleaved_ms(calls, args.runs, args.warmup).items():
             rows[i][f"{part} torch ms"], rows[i][f"{part} torch CPU ms"] = ms, cpu_ms
-    _log(f"seconds per video, {args.video_prompts} prompts per call, interleaved rounds")
+    log(f"seconds per video, {args.video_prompts} prompts per call, interleaved rounds")
     prompts = ["a red circle moving right", "the digit 3 moving up", "a blue square moving left",
                "a green triangle moving down"] * 4
     batch = prompts[:args.video_prompts]
@@ -202,7 +198,7 @@ def bench_tiny(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
         calls = {}
         for (i, part), comp in comps.items():
             out = work / f"{i}_{part}_{name}"
-            _log(f"{variants[i][0]}: export {part} to {label}")
+            log(f"{variants[i][0]}: export {part} to {label}")
             try:
                 m = export_bundle(pipes[i], None, target, "none", output=out, components=(part,), progress=False)
                 run = runner(out / m.components[part].files[0], runtime, args.threads)
@@ -211,7 +207,7 @@ def bench_tiny(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
             except Exception as err:  # one failed export must not lose the other rows
                 rows[i][f"{part} {label} CPU ms"] = f"error: {type(err).__name__}: {str(err).splitlines()[0][:120]}"
                 traceback.print_exc()
-        _log(f"{label} latency per call")
+        log(f"{label} latency per call")
         for (i, part), (ms, cpu_ms) in _interleaved_ms(calls, args.runs, args.warmup).items():
             rows[i][f"{part} {label} ms"], rows[i][f"{part} {label} CPU ms"] = ms, cpu_ms
         args.checkpoint(rows)
@@ -245,7 +241,7 @@ def bench_mobile(args: argparse.Namespace) -> list[dict[str, Any]]:
         for component, ratio in chain:
             cfg = pruned_model_config(cfg, component, ratio)
         label = " + ".join(f"{component} {ratio}" for component, ratio in chain) or "unpruned"
-        _log(f"mobile-0.6b {label}: counting")
+        log(f"mobile-0.6b {label}: counting")
         den_params = _module_params(lambda cfg=cfg: VideoUNet(cfg.denoiser))
         dec_params = _module_params(lambda cfg=cfg: VideoVAE(cfg.vae).decoder_modules())
         flops = denoiser_flops(cfg)

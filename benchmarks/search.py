@@ -37,24 +37,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import REPO, benchmark_parser, markdown_table, write_results
+from _common import REPO, benchmark_parser, log, markdown_table, write_results
 
 SEARCH_CANDIDATES = ["temporal_conv", "temporal_attention", "spatiotemporal_attention"]  # supernet_tiny.yaml's
 TARGET_SPEEDUP, TARGET_LOSS, TARGET_TABLE = 1.5, 0.02, 0.15
 REFERENCE = "all candidates"
 
 
-def _log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def _run(cmd: list[str], log: Path) -> None:
-    """A step in its own process; its output goes to ``log`` (the last lines are shown on failure)."""
-    _log(" ".join(cmd))
-    with open(log, "w") as handle:
+def _run(cmd: list[str], log_file: Path) -> None:
+    """A step in its own process; its output goes to ``log_file`` (the last lines are shown on failure)."""
+    log(" ".join(cmd))
+    with open(log_file, "w") as handle:
         done = subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=REPO)
     if done.returncode != 0:
-        tail = log.read_text(errors="replace").replace("\r", "\n").splitlines()[-15:]
+        tail = log_file.read_text(errors="replace").replace("\r", "\n").splitlines()[-15:]
         raise SystemExit(f"step failed ({done.returncode}): {' '.join(cmd)}\n" + "\n".join(tail))
 
 
@@ -202,12 +198,12 @@ def run(args: argparse.Namespace, work: Path) -> tuple[list[dict[str, Any]], dic
             row.update(read_json(cached))
         else:
             tuned = _finetune(args, work, _slug(name), arch_file)
-            _log(f"{name}: measure ({table['runtime']}), validation loss, eval {args.suite} ({args.prompts} prompts)")
+            log(f"{name}: measure ({table['runtime']}), validation loss, eval {args.suite} ({args.prompts} prompts)")
             cmd = [sys.executable, __file__, "--row", str(lut), str(arch_file), args.model, str(tuned), args.suite,
                    str(args.prompts), str(args.val_clips), str(args.runs)]
-            log = work / f"row_{_slug(name)}.log"
-            _run(cmd, log)
-            lines = log.read_text(errors="replace").replace("\r", "\n").splitlines()
+            row_log = work / f"row_{_slug(name)}.log"
+            _run(cmd, row_log)
+            lines = row_log.read_text(errors="replace").replace("\r", "\n").splitlines()
             measured = json.loads(next(line for line in reversed(lines) if line.startswith("{")))
             cached.parent.mkdir(exist_ok=True)
             write_json(cached, measured)
@@ -216,7 +212,7 @@ def run(args: argparse.Namespace, work: Path) -> tuple[list[dict[str, Any]], dic
         if row["table_cpu_ms"] is not None:
             row["table_cpu_error"] = row["table_cpu_ms"] / row["measured_cpu_ms"] - 1
         rows.append(row)
-        _log(f"{name}: {row}")
+        log(f"{name}: {row}")
     ref = next(r for r in rows if r["arch"] == REFERENCE)
     for row in rows:
         row[f"speed-up vs {REFERENCE}"] = ref["measured_ms"] / row["measured_ms"]

@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import torch
 from skimage.transform import AffineTransform, resize, warp
 from torch.utils.data import Dataset
 
@@ -239,8 +238,3 @@ def dataset_strides(dataset: Dataset) -> list[int]:
     if parts is not None:
         return sorted({s for d in parts for s in dataset_strides(d)})
     return sorted(getattr(dataset, "strides", (1,)))
-
-
-def stride_fps(strides: Sequence[int], fps: float) -> torch.Tensor:
-    """(B,) frame rates of clips at ``strides`` of a ``fps`` video: NUWA-XL's fps conditioning (fps / stride)."""
-    return torch.tensor([fps / s for s in strides], dtype=torch.float32)
