@@ -78,6 +78,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
                 return _coerce(value, arg, key)
             except MobilevidError as err:
                 errors.append(err)
+        if len(errors) == 1:  # an optional value: its own error names the item and the bound that failed
+            raise errors[0]
         raise MobilevidError(f"config key '{key}': expected {_type_name(tp)}, got {value!r}")
     if origin is typing.Literal:
         # YAML 1.1 reads a bare `no` (mixed_precision: no) as False: take it back as the word.

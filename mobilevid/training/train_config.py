@@ -107,7 +107,7 @@ class TrainConfig:
     data_crop: Literal["random", "center", "resize"] = "random"
     # Frame distances of long clips (long-shapes, long-digits) and video folders: NUWA-XL trains each level at
     # its stride, e.g. [1, 15, 225] for L = 16. None: long built-in clips at those, folders at 1.
-    data_strides: list[int] | None = None
+    data_strides: list[PositiveInt] | None = None
     # None: vae, vae_decoder, denoiser from scratch; only the denoiser from a trained model (init_from);
     # all three from an inflated model whose VAE is fresh (mobilevid/training/train.py, stages_to_run).
     stages: list[str] | None = None

@@ -259,6 +259,7 @@ def test_run_folders_are_checked_before_any_work(command, kind, other, tmp_path,
     [
         (TRAIN, ["--set", "denoiser.lr=-3e-4"], "'denoiser.lr': must be positive"),
         (TRAIN, ["--set", "vae.lr=.nan"], "'vae.lr': expected a finite number, got nan"),
+        (TRAIN, ["--set", "data_strides=[1,0]"], "'data_strides[1]'"),
         (TRAIN, ["--seed", str(2**63)], "'seed': must be >= 0 and <= 9223372036854775807"),
         (TRAIN, ["--seed", "-1"], "'seed': must be >= 0"),
         (TRAIN, ["--recipe", "{random}"], "is not a YAML text file"),
