@@ -44,6 +44,7 @@ from mobilevid.sampling import (
     VelocityFn,
     clean_estimate,
     combine_guidance,
+    euler_step,
     sample,
     shift_sigmas,
     unshift_sigma,
@@ -55,7 +56,7 @@ from mobilevid.training.text_cache import TextCache
 
 logger = logging.getLogger("mobilevid.distill")
 
-_LEVEL, _NOISE, _RENOISE, _R1, _FAKE, _BACKSIM, _BACKSIM_NOISE = 21, 22, 23, 24, 25, 26, 27
+_LEVEL, _NOISE, _RENOISE, _R1, _FAKE, _BACKSIM, _BACKSIM_NOISE, _BLOCKS = 21, 22, 23, 24, 25, 26, 27, 28
 
 
 def student_sigmas(cfg: DistillConfig, shift: float = 1.0) -> list[float]:
@@ -76,6 +77,28 @@ def student_sigmas(cfg: DistillConfig, shift: float = 1.0) -> list[float]:
     n = cfg.student_steps
     uniform = torch.tensor([1.0 - i / n for i in range(n)], dtype=torch.float64)
     return [round(float(v), 6) for v in shift_sigmas(uniform, shift)]
+
+
+def staircase_levels(sigmas: list[float], frames: int) -> torch.Tensor:
+    """(F,) levels of FIFO's student queue over one window: ``len(sigmas)`` blocks of frames, the first
+    block at the lowest level, the last at the highest (``mobilevid.longvideo.fifo.student_geometry``)."""
+    k = len(sigmas)
+    if frames % k:
+        raise MobilevidError(f"per_block_levels needs the {frames}-frame clip split into {k} equal blocks")
+    ascending = torch.tensor(sigmas[::-1], dtype=torch.float32)
+    return ascending.repeat_interleave(frames // k)
+
+
+def euler_per_frame(velocity: VelocityFn, x: torch.Tensor, start: torch.Tensor, steps: int, shift: float) -> torch.Tensor:
+    """Euler from per-frame levels ``start`` (B, F) to 0 in ``steps`` steps, each frame on its own copy of the
+    shifted schedule: the clip-level ``sample`` with (B, F) timesteps, which that function does not take."""
+    u = unshift_sigma(start, shift)  # elementwise on a tensor
+    levels = shift_sigmas(torch.stack([u * (1 - i / steps) for i in range(steps + 1)]), shift)
+    for i in range(steps):
+        s, s_next = levels[i], levels[i + 1]
+        v = velocity(x, s * TIMESTEP_SCALE)
+        x = euler_step(x, v, s[..., None, None, None], s_next[..., None, None, None])
+    return x
 
 
 def pseudo_huber(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -132,6 +155,8 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
     shift = float(teacher_pipe.scheduler.config.shift)
     sigmas = student_sigmas(cfg, shift)
     model_cfg = teacher_pipe.config
+    if cfg.per_block_levels > 0:
+        staircase_levels(sigmas, model_cfg.num_frames)  # a window that the levels cannot split fails here
     training_data(cfg.data, model_cfg, cfg.seed, cfg.data_crop)  # a bad --data fails here, before the run starts
     acc = start_run(out, cfg.mixed_precision, cfg.seed, {**to_dict(cfg), "teacher": str(teacher_dir)}, argv, "distill")
 
@@ -164,11 +189,11 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
     # go through the wrapper and the heads' gradients are synchronised; the frozen encoder is skipped.
     student, opt_s, disc, opt_d = acc.prepare(student, opt_s, disc, opt_d)
 
-    def teacher_target(x: torch.Tensor, sigma: float, states, mask, pooled, fps) -> torch.Tensor:
-        """The guided teacher's clean sample from ``x`` at ``sigma`` (Euler on the teacher's own shifted schedule)."""
-        start_u = unshift_sigma(sigma, shift)
+    def teacher_target(x: torch.Tensor, sigma: float | torch.Tensor, states, mask, pooled, fps) -> torch.Tensor:
+        """The guided teacher's clean sample from ``x`` at ``sigma`` (Euler on the teacher's own shifted schedule);
+        ``sigma`` (B, F) gives every frame its own level, and its highest level sets the number of steps."""
+        start_u = unshift_sigma(float(torch.as_tensor(sigma).max()), shift)
         n = max(1, round(cfg.teacher_steps * start_u))
-        levels = shift_sigmas(torch.linspace(start_u, 0.0, n + 1), shift)
         n_states, n_pooled, n_mask = (t.to(x.device) for t in text([""] * x.shape[0]))
         both_states, both_pooled = torch.cat([states, n_states]), torch.cat([pooled, n_pooled])
         both_mask = torch.cat([mask, n_mask])
@@ -178,7 +203,9 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
                         pooled_text=both_pooled, fps=torch.cat([fps, fps]))
             return combine_guidance(*v.chunk(2), cfg.teacher_guidance)
 
-        return sample(velocity, x, levels, EULER)
+        if isinstance(sigma, torch.Tensor):
+            return euler_per_frame(velocity, x, sigma, n, shift)
+        return sample(velocity, x, shift_sigmas(torch.linspace(start_u, 0.0, n + 1), shift), EULER)
 
     bar = tqdm(total=cfg.steps, initial=start, desc="distill", disable=not acc.is_local_main_process,
                dynamic_ncols=True)
@@ -194,7 +221,12 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
         sigma = sigmas[level]
         noise = torch.randn(x0.shape, generator=step_generator(cfg.seed, step, rank, _NOISE)).to(x0)
         sigma_b = torch.full((b,), sigma, device=acc.device)
-        own = level > 0 and cfg.backward_simulation > 0 and \
+        frames = x0.shape[1]
+        staircase = cfg.per_block_levels > 0 and frames >= len(sigmas) and \
+            float(torch.rand(1, generator=step_generator(cfg.seed, step, rank, _BLOCKS))) < cfg.per_block_levels
+        if staircase:
+            sigma_b = staircase_levels(sigmas, frames).to(acc.device).expand(b, -1)  # (B, F)
+        own = not staircase and level > 0 and cfg.backward_simulation > 0 and \
             float(torch.rand(1, generator=step_generator(cfg.seed, step, rank, _BACKSIM))) < cfg.backward_simulation
         if own:
             with torch.no_grad(), acc.autocast():
@@ -207,9 +239,10 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
         t_student = sigma_b * TIMESTEP_SCALE
         with torch.no_grad(), acc.autocast():
             # The frozen teacher is not prepared by accelerate, so it runs under the run's autocast here.
-            target = teacher_target(x_t, sigma, states, mask, pooled, fps).float() if cfg.recon_weight > 0 else None
+            target = teacher_target(x_t, sigma_b if staircase else sigma, states, mask, pooled, fps).float() \
+                if cfg.recon_weight > 0 else None
         v = student(x_t, t_student, states, encoder_attention_mask=mask, pooled_text=pooled, fps=fps)
-        x0_s = clean_estimate(x_t, v, sigma_b.reshape(-1, 1, 1, 1, 1))
+        x0_s = clean_estimate(x_t, v, sigma_b.reshape(*sigma_b.shape, *[1] * (x_t.dim() - sigma_b.dim())))
 
         # Discriminator inputs, re-noised to a sampled level (LADD).
         t_d = sample_times(b, step_generator(cfg.seed, step, rank, _RENOISE), cfg.renoise_mean,
@@ -217,7 +250,7 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
         eps_real = torch.randn(x0.shape, generator=step_generator(cfg.seed, step, rank, _R1)).to(x0)
         eps_fake = torch.randn(x0.shape, generator=step_generator(cfg.seed, step, rank, _FAKE)).to(x0)
         real = add_noise(x0, eps_real, t_d)
-        logs: dict[str, float] = {"student_sigma": sigma, "own_input": float(own)}
+        logs: dict[str, float] = {"student_sigma": sigma, "own_input": float(own), "staircase": float(staircase)}
 
         cond = (t_d * TIMESTEP_SCALE, states, mask, pooled, fps)
         loss_d = torch.zeros(())
@@ -284,9 +317,9 @@ def distill(cfg: DistillConfig, teacher_dir: str | Path, output: str | Path, res
         student_cfg = copy.deepcopy(model_cfg)
         student_cfg.sampling.steps = len(sigmas)
         student_cfg.sampling.guidance = 1.0  # guidance is baked in
-        # Distillation trains whole clips at one level without the visual condition: the student does not
-        # inherit the teacher's record of first/last-frame or per-frame-level training.
-        student_cfg.trained_for = TrainedFor()
+        # Distillation trains without the visual condition: the student does not inherit the teacher's
+        # record of first/last-frame training; it has per-block levels only if this run gave them.
+        student_cfg.trained_for = TrainedFor(per_frame_times=cfg.per_block_levels > 0)
         Pipeline(student_cfg, final, vae, teacher_pipe.text_encoder, teacher_pipe.scheduler,
                  fixed_sigmas=sigmas).save_pretrained(model_dir, overwrite=True)
     return model_dir

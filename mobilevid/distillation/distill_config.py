@@ -42,6 +42,10 @@ class DistillConfig:
     # samples) instead of a noised real clip; the teacher's target starts from the same point.
     # Experimental: no recipe uses it; on the built-in teacher it lowered digit accuracy (docs/history.md).
     backward_simulation: Probability = 0.0
+    # Per-block levels for FIFO on the student (diffusion forcing, Chen et al. 2024; FVDM's vectorised
+    # timesteps): this share of the iterations puts a clip's frames in ``student_steps`` blocks at
+    # FIFO's staircase, the first block at the lowest level and the last at 1 (mobilevid/longvideo/fifo.py).
+    per_block_levels: Probability = 0.0
     checkpoint_every: int = 100
     keep_checkpoints: int = 2
     log_every: int = 10

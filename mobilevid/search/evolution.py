@@ -72,11 +72,12 @@ class HeldoutFlowLoss:
     """Flow-matching loss of a sub-architecture on fixed held-out clips, noise and levels (lower is better).
 
     The clips are encoded once; clip ``i`` sits at flow time ``(i + 0.5) / n`` (levels spread over
-    the path) with noise from a fixed generator, so every arch sees exactly the same inputs.
+    the path), or at the given ``times`` ((clips,) or per frame (clips, F), e.g. FIFO's staircase),
+    with noise from a fixed generator, so every arch sees exactly the same inputs.
     """
 
     def __init__(self, pipe: Any, supernet: Any | None, data: str = "shapes+digits+photos", clips: int = 8,
-                 seed: int = 0, batch_size: int = 4) -> None:
+                 seed: int = 0, batch_size: int = 4, times: torch.Tensor | None = None) -> None:
         from mobilevid.data import make_dataset
         from mobilevid.models.rectified_flow import TIMESTEP_SCALE, add_noise, velocity_target
 
@@ -91,14 +92,15 @@ class HeldoutFlowLoss:
             states, pooled, mask = pipe.text_encoder.encode([item["caption"] for item in items])
         gen = torch.Generator().manual_seed(seed)
         noise = torch.randn(x0.shape, generator=gen)
-        t = (torch.arange(clips, dtype=torch.float32) + 0.5) / clips
+        t = (torch.arange(clips, dtype=torch.float32) + 0.5) / clips if times is None else times.float()
         self.inputs = (add_noise(x0, noise, t), t * TIMESTEP_SCALE, states, mask, pooled,
                        torch.full((clips,), float(cfg.fps)))
         self.target = velocity_target(x0, noise)
         self.supernet = supernet.eval() if supernet is not None else None
         self.batch_size = batch_size
         self.description = {"data": data, "clips": clips, "seed": seed,
-                            "levels": "t_i = (i + 0.5) / clips", "loss": "mean squared velocity error"}
+                            "levels": "t_i = (i + 0.5) / clips" if times is None else "given",
+                            "loss": "mean squared velocity error"}
 
     @torch.no_grad()
     def __call__(self, arch: Arch) -> float:

@@ -12,7 +12,14 @@ import torch
 from safetensors.torch import load_file
 
 from mobilevid.distillation.discriminator import Discriminator
-from mobilevid.distillation.distill import _warm_start, own_input, pseudo_huber, student_sigmas
+from mobilevid.distillation.distill import (
+    _warm_start,
+    euler_per_frame,
+    own_input,
+    pseudo_huber,
+    staircase_levels,
+    student_sigmas,
+)
 from mobilevid.distillation.distill_config import DistillConfig
 from mobilevid.errors import MobilevidError
 from mobilevid.models.presets import get_preset
@@ -63,8 +70,10 @@ def _cmd(teacher, out, *extra):
 @pytest.mark.slow
 def test_distill_runs_end_to_end_and_resumes_after_kill(tiny_model_dir, tmp_path):
     out = tmp_path / "d"
-    # backward_simulation=1: every iteration below the first level also runs the student's own steps.
-    args = ["--max-steps", "6", "--set", "checkpoint_every=2", "--set", "backward_simulation=1.0"]
+    # backward_simulation=1: every iteration below the first level also runs the student's own steps;
+    # per_block_levels=0.5: half the iterations put the frames at FIFO's staircase instead.
+    args = ["--max-steps", "6", "--set", "checkpoint_every=2", "--set", "backward_simulation=1.0",
+            "--set", "per_block_levels=0.5"]
     proc = subprocess.Popen(_cmd(tiny_model_dir, out, *args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ckpts = out / "stages" / "distill" / "checkpoints"
     deadline = time.time() + 300
@@ -80,6 +89,7 @@ def test_distill_runs_end_to_end_and_resumes_after_kill(tiny_model_dir, tmp_path
     assert sched["timesteps"] == [1000.0, 750.0, 500.0, 250.0]
     student = Pipeline.from_pretrained(out / "model")
     assert student.config.sampling.guidance == 1.0
+    assert student.config.trained_for.per_frame_times  # FIFO on this student needs no training-free note
     result = student("a red circle moving right")
     assert result.model_evaluations == 4 and result.frames.shape == (1, 4, 3, 64, 64)
     teacher = load_file(str(tiny_model_dir / "denoiser" / "model.safetensors"))
@@ -107,3 +117,32 @@ def test_own_input_runs_the_students_steps_down_to_the_level():
     assert torch.allclose(got, 0.75 * 0.5 * 0.5 * eps + 0.25 * torch.stack(
         [torch.randn(3, 4, generator=gen) for _ in range(2)]))
     assert own_input(lambda x, t: x, noise, [1.0, 0.5], 0, torch.Generator()) is noise
+
+
+def test_staircase_levels_are_fifos_student_queue():
+    from mobilevid.longvideo.fifo import student_geometry
+
+    got = staircase_levels([1.0, 0.75, 0.5, 0.25], 8)
+    assert got.tolist() == [0.25, 0.25, 0.5, 0.5, 0.75, 0.75, 1.0, 1.0]
+    # The same levels FIFO's student queue gives its window (index 0 = clean, K = top).
+    ascending = torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0])
+    assert torch.equal(got, ascending[student_geometry(8, 4).slot_levels()])
+    with pytest.raises(MobilevidError, match="4 equal blocks"):
+        staircase_levels([1.0, 0.75, 0.5, 0.25], 6)
+
+
+def test_euler_per_frame_lands_every_frame_on_the_clean_clip():
+    # The exact velocity of the straight path through a known clip: Euler follows it exactly from any
+    # per-frame start, so every frame must end on the clip whatever its level.
+    x0, eps = torch.randn(2, 4, 3, 5, 5), torch.randn(2, 4, 3, 5, 5)
+    start = torch.tensor([[0.25, 0.5, 0.75, 1.0], [0.9, 0.6, 0.3, 0.1]])
+    x = (1 - start[..., None, None, None]) * x0 + start[..., None, None, None] * eps
+    seen = []
+
+    def velocity(z, t):
+        seen.append(t.shape)
+        return (z - x0) / (t / 1000)[..., None, None, None]
+
+    out = euler_per_frame(velocity, x, start, steps=5, shift=3.0)
+    assert torch.allclose(out, x0, atol=1e-5)
+    assert seen == [torch.Size([2, 4])] * 5  # one timestep per frame at every step
