@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-LONG_FLAGS = ("long", "partitions", "lookahead", "keyframes", "overlap", "prompt", "prompt_schedule")
+LONG_FLAGS = ("long", "partitions", "lookahead", "keyframes", "max_batch", "overlap", "prompt", "prompt_schedule")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -30,6 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "teacher, off for a student, whose point is a short clip's cost per frame)")
     g.add_argument("--keyframes", type=int, metavar="L",
                    help="nuwa: frames per call (default: the smallest L that covers the video at the least depth)")
+    g.add_argument("--max-batch", type=int, metavar="N",
+                   help="nuwa: at most N local calls per forward pass, to bound memory (a level of a 1024-frame video "
+                   "holds 69; default: a whole level at once); the video is the same")
     g.add_argument("--overlap", type=int, metavar="K",
                    help="autoregressive: frames each window takes from the one before (default: a quarter window)")
     g.add_argument("--prompt", action="append", default=[], metavar="'FRAME: text'",
@@ -79,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     if args.overlap is not None and args.overlap < 0:
         raise MobilevidError(f"--overlap must be at least 0, got {args.overlap}")
     method = args.long or DEFAULT_METHOD
-    check_options(method, args.partitions, args.lookahead, args.keyframes, args.overlap)
+    check_options(method, args.partitions, args.lookahead, args.keyframes, args.overlap, args.max_batch)
     schedules = [build_schedule(p, args.prompt, args.prompt_schedule) for p in args.prompts]
     frames = args.frames or _model_window(args.model)
     for s in schedules:
@@ -93,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     check_trained_for(method, pipe.config)  # a model not trained for the method stops here, before sampling
     for i, (path, schedule) in enumerate(zip(paths, schedules, strict=True)):
         r = generate_long(pipe, schedule, frames, path, method, args.partitions, args.lookahead, args.steps,
-                          args.guidance, args.seed + i, args.keyframes, args.overlap)
+                          args.guidance, args.seed + i, args.keyframes, args.overlap, max_batch=args.max_batch)
         print(f"wrote {r.path} ({r.frames} frames, {r.method}: {r.detail})")
         print(f"{r.seconds:.2f} s, {r.window_calls} window evaluations ({r.window_calls / r.frames:.2f} per frame), "
               f"{r.rounds} sequential rounds")

@@ -93,14 +93,16 @@ def nuwa_keyframes(config: ModelConfig, num_frames: int, keyframes: int | None) 
 
 
 def check_options(method: str, partitions: int | None, lookahead: bool | None, keyframes: int | None,
-                  overlap: int | None) -> None:
+                  overlap: int | None, max_batch: int | None = None) -> None:
     """Options that belong to another method are a mistake worth stopping for."""
     if method not in METHODS:
         raise MobilevidError(f"unknown long-video method '{method}' (valid: {', '.join(METHODS)})")
     if method != "fifo" and (partitions is not None or lookahead is not None):
         raise MobilevidError("--partitions and --lookahead/--no-lookahead apply to --long fifo")
-    if method != "nuwa" and keyframes is not None:
-        raise MobilevidError("--keyframes applies to --long nuwa")
+    if method != "nuwa" and (keyframes is not None or max_batch is not None):
+        raise MobilevidError("--keyframes and --max-batch apply to --long nuwa")
+    if max_batch is not None and max_batch < 1:
+        raise MobilevidError(f"--max-batch must be at least 1, got {max_batch}")
     if method != "autoregressive" and overlap is not None:
         raise MobilevidError("--overlap applies to --long autoregressive")
 
@@ -108,9 +110,13 @@ def check_options(method: str, partitions: int | None, lookahead: bool | None, k
 def generate_long(pipe, schedule: PromptSchedule, num_frames: int, output: str | Path, method: str = DEFAULT_METHOD,
                   partitions: int | None = None, lookahead: bool | None = None, steps: int | None = None,
                   guidance: float | None = None, seed: int = 0, keyframes: int | None = None,
-                  overlap: int | None = None, progress: bool = True) -> LongVideoResult:
-    """Write a ``num_frames``-frame video for ``schedule`` to ``output`` (.mp4) with ``method``."""
-    check_options(method, partitions, lookahead, keyframes, overlap)
+                  overlap: int | None = None, progress: bool = True, max_batch: int | None = None) -> LongVideoResult:
+    """Write a ``num_frames``-frame video for ``schedule`` to ``output`` (.mp4) with ``method``.
+
+    ``max_batch`` (NUWA-XL): at most this many local calls per forward pass, which bounds memory (default: a
+    whole level at once); the video does not change.
+    """
+    check_options(method, partitions, lookahead, keyframes, overlap, max_batch)
     for note in check_trained_for(method, pipe.config):
         logger.warning(note)
     if num_frames < 1:
@@ -184,7 +190,7 @@ def generate_long(pipe, schedule: PromptSchedule, num_frames: int, output: str |
                 seen[0] = made
 
             latents, nstats = nuwa_sample(denoise, sigmas, kind, nuwa_plan, schedule.at, [seed], shape,
-                                          pipe.config.fps, on_level=on_level, split=split)
+                                          pipe.config.fps, max_batch=max_batch, on_level=on_level, split=split)
             for i in range(0, num_frames, window):
                 decoder.push(latents[0, i:i + window])
             rounds = nstats.rounds
