@@ -106,8 +106,11 @@ def _variants(args: argparse.Namespace, source: Path, work: Path) -> list[tuple[
 
 def pruning_chain(folder: Path) -> list[dict[str, Any]]:
     """The ``pruned_from.json`` records from the first pruning to ``folder``'s (a pruned model pruned again)."""
-    chain = []
-    while (folder / RECORD).is_file():
+    chain, seen = [], set()
+    # A record's source can lead back to a folder already read: a pruned model promoted to the
+    # built-in default names the run that pruned the unpruned default from that same folder.
+    while (folder / RECORD).is_file() and folder.resolve() not in seen:
+        seen.add(folder.resolve())
         record = read_json(folder / RECORD)
         chain.insert(0, record)
         folder = Path(record["source"])
