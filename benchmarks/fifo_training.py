@@ -144,24 +144,31 @@ def measure(model: str, role: str, prompts: list[dict], frames: int, tmp: Path) 
 
 
 def compare(rows: list[dict]) -> list[str]:
-    """Each fine-tune against its reference (the first of its role), and the student's FIFO against the teacher's."""
+    """Each model fine-tuned with per-frame levels against each fine-tune without (its control), and the student's
+    FIFO against the teacher's. The first model of a role is the reference both were fine-tuned from."""
     out = []
     for role, error in (("student", "x0 MSE FIFO blocks"), ("teacher", "flow MSE FIFO n=1")):
-        part = [r for r in rows if r["role"] == role]
-        for r in part[1:]:
-            ref = part[0]
-            out.append(f"{role} {r['model']} vs {ref['model']}: {error} {r[error]:.4f} vs {ref[error]:.4f}; FIFO colour "
-                       f"{r['FIFO colour %'] - ref['FIFO colour %']:+.1f} pts, shape "
-                       f"{r['FIFO shape %'] - ref['FIFO shape %']:+.1f} pts")
+        tuned = [r for r in rows if r["role"] == role][1:]
+        for r in (r for r in tuned if r["per-frame training"]):
+            for c in (c for c in tuned if not c["per-frame training"]):
+                out.append(f"{role} {r['model']} vs control {c['model']}: {error} {r[error]:.4f} vs {c[error]:.4f} "
+                           f"({100 * (r[error] / c[error] - 1):+.1f} %); FIFO colour "
+                           f"{r['FIFO colour %'] - c['FIFO colour %']:+.1f} pts, shape "
+                           f"{r['FIFO shape %'] - c['FIFO shape %']:+.1f} pts")
     students = [r for r in rows if r["role"] == "student"]
     teachers = [r for r in rows if r["role"] == "teacher"]
+    if students:
+        s = students[0]
+        out.append(f"student {s['model']}, FIFO vs its short clips: colour {s['FIFO colour %']:.1f}% vs "
+                   f"{s['clip colour %']:.1f}%, shape {s['FIFO shape %']:.1f}% vs {s['clip shape %']:.1f}%, "
+                   f"{s['FIFO calls / frame']:.3f} vs {s['clip calls / frame']:.3f} calls per frame")
     if students and teachers:
         s, t = students[0], teachers[0]
         out.append(f"FIFO, student {s['model']} vs teacher {t['model']}: "
                    f"{t['FIFO CPU s / frame'] / s['FIFO CPU s / frame']:.1f}x less CPU per frame, "
                    f"{s['FIFO calls / frame']:.3f} vs {t['FIFO calls / frame']:.3f} calls per frame; colour "
                    f"{s['FIFO colour %']:.0f}% vs {t['FIFO colour %']:.0f}%, shape {s['FIFO shape %']:.0f}% vs "
-                   f"{t['FIFO shape %']:.0f}% (different prompt counts)")
+                   f"{t['FIFO shape %']:.0f}% (the teacher on fewer prompts: see the header)")
     return out
 
 
