@@ -31,8 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--keyframes", type=int, metavar="L",
                    help="nuwa: frames per call (default: the smallest L that covers the video at the least depth)")
     g.add_argument("--max-batch", type=int, metavar="N",
-                   help="nuwa: at most N local calls per forward pass, to bound memory (a level of a 1024-frame video "
-                   "holds 69; default: a whole level at once); the video is the same")
+                   help="nuwa: at most N local calls per forward pass (default: a whole level, as NUWA-XL batches it; "
+                   "a level of a 1024-frame video holds 69 calls). On a CPU, 8 bounds memory and is faster; the video "
+                   "is the same to float rounding")
     g.add_argument("--overlap", type=int, metavar="K",
                    help="autoregressive: frames each window takes from the one before (default: a quarter window)")
     g.add_argument("--prompt", action="append", default=[], metavar="'FRAME: text'",
