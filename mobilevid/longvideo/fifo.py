@@ -16,7 +16,10 @@ and lets fresh noise enter at the tail. Memory is the queue's, whatever the vide
   diffusion forcing, give blocks of frames shared levels on models trained for it).
 - Start: one ordinary f-frame clip, whose clean latents fill the queue forward-noised to each
   slot's level; slot i takes frame ``max(0, i - (Q - f))`` (Q = queue length), so the first
-  Q - f slots are copies of frame 0 and their output is warm-up, thrown away.
+  Q - f slots are copies of frame 0 and their output is warm-up, thrown away (``start="requeue"``,
+  the official code's). ``start="continue"`` (ours) emits the clip as it is and fills the queue
+  with frames f, f+1, ... forward-noised from the clip's last frame, so no frame is made twice:
+  a 4-step student then makes N frames in exactly N/4 calls, the cost of short clips.
 - Latent partitioning: the queue is cut into n windows of f frames.
 - Lookahead denoising: 2n windows at stride f/2 over the queue with f/2 clean frames in
   front; only each window's second half is written back (its first half is context). Twice the
@@ -39,6 +42,7 @@ from mobilevid.longvideo.denoiser import Denoiser
 from mobilevid.longvideo.distributed import Split
 from mobilevid.sampling import SamplerType, draw_noise
 
+FIFO_STARTS = ("requeue", "continue")
 # (first frame number, latents (B, m, C, H, W)) for each emitted block, in order.
 EmitFn = Callable[[int, torch.Tensor], None]
 # Runs the windows of one iteration: (inputs, levels, prompts) per window -> velocities, in order.
@@ -140,7 +144,8 @@ def split_windows(split: Split, group: int = 1) -> MapWindows:
 def fifo_sample(denoise: Denoiser, sigmas: torch.Tensor, kind: SamplerType, geometry: FifoGeometry,
                 num_frames: int, prompt_of: Callable[[int], str], first_clip: torch.Tensor,
                 generators: Sequence[torch.Generator], emit: EmitFn,
-                map_windows: MapWindows | None = None, trace: TraceFn | None = None) -> FifoStats:
+                map_windows: MapWindows | None = None, trace: TraceFn | None = None,
+                start: str = "requeue") -> FifoStats:
     """Stream ``num_frames`` latent frames to ``emit``, in order, from a queue of constant size.
 
     sigmas: the schedule's K + 1 levels, descending from 1 to 0 (the teacher's f*n-step
@@ -150,6 +155,8 @@ def fifo_sample(denoise: Denoiser, sigmas: torch.Tensor, kind: SamplerType, geom
     video, drawing (in order) the queue's start noise, then per iteration any re-noise step's
     fresh noise and the tail's fresh noise. map_windows runs an iteration's windows (default: one
     forward pass per window in this process; ``split_windows`` shares them among processes).
+    start: "requeue" (the clip's frames re-made through the queue, as the paper) or "continue" (the
+    clip emitted as it is, the queue seeded from its last frame); see the module docstring.
     """
     g = geometry
     f, q, c, m = g.window, g.queue, g.context, g.block
@@ -162,14 +169,18 @@ def fifo_sample(denoise: Denoiser, sigmas: torch.Tensor, kind: SamplerType, geom
         raise MobilevidError(f"FIFO starts from a clip of {f} frames, got {first_clip.shape[1]}")
     if num_frames < 1:
         raise MobilevidError(f"frames must be at least 1, got {num_frames}")
+    if start not in FIFO_STARTS:
+        raise MobilevidError(f"unknown FIFO start {start!r} (valid: {', '.join(FIFO_STARTS)})")
     ascending = sigmas.flip(0).to(torch.float32)  # index 0 = clean, K = top
     index = g.slot_levels()
     slot_sigma = ascending[index]  # (c + Q,)
     next_sigma = ascending[(index - 1).clamp(min=0)]
     b, frame_shape = first_clip.shape[0], first_clip.shape[2:]
 
-    # Frame numbers the slots become; negative = warm-up (copies of frame 0).
-    position = torch.arange(-c, q) - g.warmup
+    # Frame numbers the slots become; negative = warm-up (copies of frame 0). Continuing, the queue starts at
+    # frame f and its slots are copies of frame f - 1 (the clip's frames sit in the clean context, if any).
+    warmup = g.warmup if start == "requeue" else -f
+    position = torch.arange(-c, q) - warmup
     source = first_clip[:, position.clamp(min=0, max=f - 1)]
     start_noise = draw_noise(generators, (c + q, *frame_shape)).to(first_clip)
     buf = forward_noise(source, start_noise, slot_sigma.reshape(1, -1, 1, 1, 1))
@@ -178,7 +189,10 @@ def fifo_sample(denoise: Denoiser, sigmas: torch.Tensor, kind: SamplerType, geom
     if rows != b:
         raise MobilevidError(f"one generator per video: {b} videos, {rows} generators")
 
-    for it in range(g.iterations(num_frames)):
+    if start == "continue":
+        emit(0, first_clip[:, :min(f, num_frames)].clone())
+    iterations = g.iterations(num_frames) if start == "requeue" else max(0, math.ceil((num_frames - f) / m))
+    for it in range(iterations):
         frames = position.clamp(min=0, max=num_frames - 1).tolist()
         slot_prompts = [prompt_of(p) for p in frames]
         inputs = []

@@ -24,7 +24,13 @@ from mobilevid.longvideo.autoregressive import autoregressive_sample, window_sta
 from mobilevid.longvideo.clip import sample_clip
 from mobilevid.longvideo.denoiser import ModelDenoiser
 from mobilevid.longvideo.distributed import process_split
-from mobilevid.longvideo.fifo import fifo_sample, split_windows, student_geometry, teacher_geometry
+from mobilevid.longvideo.fifo import (
+    FIFO_STARTS,
+    fifo_sample,
+    split_windows,
+    student_geometry,
+    teacher_geometry,
+)
 from mobilevid.longvideo.nuwa import nuwa_sample, plan
 from mobilevid.longvideo.prompt_schedule import PromptSchedule
 from mobilevid.longvideo.stream import StreamingDecoder
@@ -110,8 +116,13 @@ def check_options(method: str, partitions: int | None, lookahead: bool | None, k
 def generate_long(pipe, schedule: PromptSchedule, num_frames: int, output: str | Path, method: str = DEFAULT_METHOD,
                   partitions: int | None = None, lookahead: bool | None = None, steps: int | None = None,
                   guidance: float | None = None, seed: int = 0, keyframes: int | None = None,
-                  overlap: int | None = None, progress: bool = True, max_batch: int | None = None) -> LongVideoResult:
+                  overlap: int | None = None, progress: bool = True, max_batch: int | None = None,
+                  fifo_start: str | None = None) -> LongVideoResult:
     """Write a ``num_frames``-frame video for ``schedule`` to ``output`` (.mp4) with ``method``.
+
+    ``fifo_start``: how FIFO's queue starts from the first clip (``mobilevid.longvideo.fifo``); default
+    "continue" for a few-step student (no frame made twice: a short clip's cost per frame), "requeue" (the
+    paper's) for a teacher.
 
     ``max_batch`` (NUWA-XL): at most this many local calls per forward pass, which bounds memory (default: a
     whole level at once); the video does not change.
@@ -141,8 +152,11 @@ def generate_long(pipe, schedule: PromptSchedule, num_frames: int, output: str |
                                      "steps; set --partitions instead of --steps")
             geometry = teacher_geometry(window, n, True if lookahead is None else lookahead)
             sigmas = schedule_sigmas(pipe.scheduler, geometry.levels)
+        fifo_start = fifo_start or ("continue" if kind == RENOISE else "requeue")
+        if fifo_start not in FIFO_STARTS:
+            raise MobilevidError(f"unknown FIFO start {fifo_start!r} (valid: {', '.join(FIFO_STARTS)})")
         detail = (f"{geometry.levels} levels, {geometry.partitions} partition(s), block {geometry.block}, "
-                  f"lookahead {'on' if geometry.lookahead else 'off'}")
+                  f"lookahead {'on' if geometry.lookahead else 'off'}, start {fifo_start}")
     elif method == "nuwa":
         sigmas = pipe.sigmas(steps)
         nuwa_plan = plan(num_frames, window, nuwa_keyframes(pipe.config, num_frames, keyframes))
@@ -180,7 +194,7 @@ def generate_long(pipe, schedule: PromptSchedule, num_frames: int, output: str |
             first = sample_clip(denoise, draw_noise(generators, (window, *shape)), clip_sigmas,
                                 sampler_type(pipe.fixed_sigmas, None), [schedule.for_frames(range(window))], generators)
             stats = fifo_sample(denoise, sigmas, kind, geometry, num_frames, schedule.at, first, generators, emit,
-                                map_windows=split_windows(split))
+                                map_windows=split_windows(split), start=fifo_start)
             rounds = stats.iterations + len(clip_sigmas) - 1
         elif method == "nuwa":
             seen = [0]

@@ -16,7 +16,7 @@ def teacher_sigmas(levels: int) -> torch.Tensor:
     return 3 * s / (1 + 2 * s)
 
 
-def run(geometry, sigmas, kind, clip, num_frames, denoise=None, trace=None):
+def run(geometry, sigmas, kind, clip, num_frames, denoise=None, trace=None, start="requeue"):
     denoise = denoise or ExactDenoiser(clip)
     f = geometry.window
     gens = [torch.Generator().manual_seed(0)]
@@ -25,7 +25,7 @@ def run(geometry, sigmas, kind, clip, num_frames, denoise=None, trace=None):
     first = sample_clip(denoise, torch.randn(1, f, *clip.shape[1:]), sigmas, kind,
                         [[frame_prompt(k) for k in range(f)]], gens)
     stats = fifo_sample(denoise, sigmas, kind, geometry, num_frames, frame_prompt, first, gens,
-                        lambda start, lat: emitted.append((start, lat)), trace=trace)
+                        lambda first, lat: emitted.append((first, lat)), trace=trace, start=start)
     return emitted, stats
 
 
@@ -55,6 +55,30 @@ def test_student_fifo_blocks_share_levels_and_return_the_clip(lookahead):
     # No lookahead: one window call per block of f/4 frames = 4 calls per f frames, a short clip's cost.
     calls_per_frame = stats.window_calls / 30
     assert calls_per_frame <= (2 if lookahead else 1) * 4 / 8 + 1e-9
+
+
+@pytest.mark.parametrize("lookahead", [False, True])
+def test_continuing_from_the_clip_makes_no_frame_twice(lookahead):
+    # The clip is emitted as it is and the queue goes on from frame f: 30 frames of a 4-step student over
+    # an 8-frame window cost 4 calls (the clip) + 11 (a block of 2 frames each), 0.5 per frame = 4 / 8,
+    # exactly a short clip's cost; the known clip comes back whole.
+    clip = known_clip(30)
+    g = student_geometry(8, levels=4, partitions=1, lookahead=lookahead)
+    denoise = ExactDenoiser(clip)
+    emitted, stats = run(g, STUDENT_SIGMAS, RENOISE, clip, 30, denoise=denoise, start="continue")
+    assert [s for s, _ in emitted] == [0, *range(8, 30, 2)]
+    torch.testing.assert_close(torch.cat([lat for _, lat in emitted], dim=1)[0], clip, atol=1e-5, rtol=1e-5)
+    assert stats.iterations == 11
+    if not lookahead:
+        assert (len(denoise.calls)) / 30 == 4 / 8  # the clip's 4 calls and one per iteration
+    # The queue's first window: frames 8..15 (continuing), with the clip's last frames as clean context.
+    first_window = denoise.calls[4]["prompts"][0]
+    assert first_window == [frame_prompt(k) for k in (range(4, 12) if lookahead else range(8, 16))]
+    # A video no longer than the clip is the clip.
+    emitted, stats = run(g, STUDENT_SIGMAS, RENOISE, clip, 5, start="continue")
+    assert stats.iterations == 0 and [lat.shape[1] for _, lat in emitted] == [5]
+    with pytest.raises(MobilevidError, match="unknown FIFO start"):
+        run(g, STUDENT_SIGMAS, RENOISE, clip, 5, start="later")
 
 
 def test_every_frame_passes_every_level_once_in_order():
