@@ -43,6 +43,15 @@ from mobilevid.longvideo.distributed import Split
 from mobilevid.sampling import SamplerType, draw_noise
 
 FIFO_STARTS = ("requeue", "continue")
+
+
+def check_start(start: str) -> str:
+    """A FIFO start by name (see the module docstring), or a one-line error."""
+    if start not in FIFO_STARTS:
+        raise MobilevidError(f"unknown FIFO start {start!r} (valid: {', '.join(FIFO_STARTS)})")
+    return start
+
+
 # (first frame number, latents (B, m, C, H, W)) for each emitted block, in order.
 EmitFn = Callable[[int, torch.Tensor], None]
 # Runs the windows of one iteration: (inputs, levels, prompts) per window -> velocities, in order.
@@ -169,8 +178,7 @@ def fifo_sample(denoise: Denoiser, sigmas: torch.Tensor, kind: SamplerType, geom
         raise MobilevidError(f"FIFO starts from a clip of {f} frames, got {first_clip.shape[1]}")
     if num_frames < 1:
         raise MobilevidError(f"frames must be at least 1, got {num_frames}")
-    if start not in FIFO_STARTS:
-        raise MobilevidError(f"unknown FIFO start {start!r} (valid: {', '.join(FIFO_STARTS)})")
+    check_start(start)
     ascending = sigmas.flip(0).to(torch.float32)  # index 0 = clean, K = top
     index = g.slot_levels()
     slot_sigma = ascending[index]  # (c + Q,)

@@ -25,7 +25,7 @@ from mobilevid.longvideo.clip import sample_clip
 from mobilevid.longvideo.denoiser import ModelDenoiser
 from mobilevid.longvideo.distributed import process_split
 from mobilevid.longvideo.fifo import (
-    FIFO_STARTS,
+    check_start,
     fifo_sample,
     split_windows,
     student_geometry,
@@ -152,9 +152,7 @@ def generate_long(pipe, schedule: PromptSchedule, num_frames: int, output: str |
                                      "steps; set --partitions instead of --steps")
             geometry = teacher_geometry(window, n, True if lookahead is None else lookahead)
             sigmas = schedule_sigmas(pipe.scheduler, geometry.levels)
-        fifo_start = fifo_start or ("continue" if kind == RENOISE else "requeue")
-        if fifo_start not in FIFO_STARTS:
-            raise MobilevidError(f"unknown FIFO start {fifo_start!r} (valid: {', '.join(FIFO_STARTS)})")
+        fifo_start = check_start(fifo_start or ("continue" if kind == RENOISE else "requeue"))
         detail = (f"{geometry.levels} levels, {geometry.partitions} partition(s), block {geometry.block}, "
                   f"lookahead {'on' if geometry.lookahead else 'off'}, start {fifo_start}")
     elif method == "nuwa":
