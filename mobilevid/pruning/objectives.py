@@ -18,11 +18,12 @@ from mobilevid.models.text_encoder import TextEncoder
 from mobilevid.models.vae import VideoVAE
 from mobilevid.models.video_unet import VideoUNet
 from mobilevid.pruning.prune_config import RecoverConfig
+from mobilevid.sampling import RENOISE, SEED_MAX, draw_noise, sample, student_sigmas
 from mobilevid.training.batches import StepBatches, step_generator
 from mobilevid.training.text_cache import TextCache
 from mobilevid.training.train import reconstruction_loss
 
-_NOISE, _TIME, _DROP, _LEVEL = 11, 12, 13, 14
+_NOISE, _TIME, _DROP, _LEVEL, _TRAJECTORY = 11, 12, 13, 14, 15
 _DATA_LENGTH = 10_000_000  # procedural clips are rendered on demand; the length only bounds indices
 
 
@@ -82,6 +83,45 @@ class DenoiserMatching:
             t = torch.where(own, pick, t)
         return t
 
+    def trajectory_plan(self, b: int, step: int) -> list[tuple[int, int, int]]:
+        """(sample, level index, sampling seed) of the samples of ``step`` taken from the student's own run."""
+        g = step_generator(self.seed, step, 0, _TRAJECTORY)
+        chosen = torch.rand(b, generator=g) < self.cfg.trajectory_prob
+        level = torch.randint(len(self.levels), (b,), generator=g)
+        seeds = torch.randint(SEED_MAX, (b,), generator=g)
+        return [(i, int(level[i]), int(seeds[i])) for i in chosen.nonzero().flatten().tolist()]
+
+    def on_trajectory(self, x_t: torch.Tensor, t: torch.Tensor, states: torch.Tensor, kwargs: dict[str, Any],
+                      step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Swap a ``trajectory_prob`` share of the inputs for the unpruned student's own sampling states.
+
+        A distilled student samples from noise, then from its re-noised clean estimates (ADD); after
+        the first level its inputs are noised samples of its own, not noised real clips. Those samples
+        run the unpruned student with their caption from the noise ``Pipeline(caption, seed=seed)``
+        draws and stop at a random fixed level, so the pruned one is matched where it is used
+        (on-policy, as step distillation matches along the teacher's trajectory).
+        """
+        plan = self.trajectory_plan(x_t.shape[0], step)
+        if not plan:
+            return x_t, t
+        rows = [i for i, _, _ in plan]
+        sigmas = student_sigmas(self.levels.tolist())
+        deepest = max(k for _, k, _ in plan)
+        gens = [torch.Generator().manual_seed(seed) for _, _, seed in plan]
+        sub = {k: v[rows] for k, v in kwargs.items()}
+        visited: list[torch.Tensor] = []
+
+        def velocity(x: torch.Tensor, timestep: torch.Tensor) -> torch.Tensor:
+            visited.append(x)  # the input at each level, in order
+            return self.teacher(x, timestep, states[rows], **sub)
+
+        noise = draw_noise(gens, x_t.shape[1:]).to(self.device)
+        visited.append(sample(velocity, noise, sigmas[:deepest + 1], RENOISE, gens))  # the state at ``deepest``
+        x_t, t = x_t.clone(), t.clone()
+        for j, (i, k, _) in enumerate(plan):
+            x_t[i], t[i] = visited[k][j], sigmas[k]
+        return x_t, t
+
     def __call__(self, model: torch.nn.Module, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         batch = self.batches(step)
         video = batch["video"].to(self.device)
@@ -97,6 +137,8 @@ class DenoiserMatching:
         fps = torch.full((b,), float(self.model_cfg.fps), device=self.device)
         kwargs = {"encoder_attention_mask": mask, "pooled_text": pooled, "fps": fps}
         with torch.no_grad():
+            if self.levels is not None and self.cfg.trajectory_prob > 0:
+                x_t, t = self.on_trajectory(x_t, t, states, kwargs, step)
             target = self.teacher(x_t, t * TIMESTEP_SCALE, states, **kwargs)
         pred = model(x_t, t * TIMESTEP_SCALE, states, **kwargs)
         match = torch.mean((pred.float() - target.float()) ** 2)

@@ -96,8 +96,14 @@ def check_request(cfg: PruneConfig, model: str | Path | None) -> tuple[Path, Mod
         raise MobilevidError(f"recovery steps must be at least 0, got {cfg.recover.steps}")
     if cfg.calibration_batches < 1:
         raise MobilevidError(f"calibration_batches must be at least 1, got {cfg.calibration_batches}")
+    for name in ("own_levels_prob", "trajectory_prob", "caption_dropout"):
+        if not 0 <= getattr(cfg.recover, name) <= 1:
+            raise MobilevidError(f"recover.{name} must be in [0, 1], got {getattr(cfg.recover, name)}")
     source = resolve_model_dir(model)
     model_cfg = from_dict(ModelConfig, read_json(source / "model_index.json"))
+    if cfg.recover.trajectory_prob > 0 and (cfg.component != "denoiser" or not model_fixed_sigmas(source)):
+        raise MobilevidError("recover.trajectory_prob needs the denoiser of a distilled student (a model with fixed "
+                             f"noise levels); {source} {'has none' if cfg.component == 'denoiser' else 'prunes the VAE decoder'}")
     return source, model_cfg, pruned_model_config(model_cfg, cfg.component, cfg.ratio)
 
 

@@ -32,6 +32,10 @@ class RecoverConfig:
     # Denoiser: the share of steps at the model's own fixed noise levels (a distilled student
     # samples only there); the rest draw logit-normal times (SD3).
     own_levels_prob: float = 0.5
+    # Denoiser of a distilled student: the share of samples taken from the unpruned student's own
+    # sampling run (noise, then its re-noised clean estimates) at a random fixed level, in place
+    # of a noised real clip: the inputs the student meets when it samples.
+    trajectory_prob: float = 0.0
     time_mean: float = 0.0
     time_std: float = 1.0
     checkpoint_every: int = 100
