@@ -92,16 +92,22 @@ def _variants(args: argparse.Namespace, source: Path, work: Path) -> list[tuple[
             rows.append((f"{component} {ratio} ({recovery})", component, ratio, folder))
             args.models[rows[-1][0]] = folder
     for folder in map(Path, args.combined):
-        chain = pruning_chain(folder)
-        if len({r["component"] for r in chain}) < 2:
-            raise SystemExit(f"error: --combined {folder}: not a model pruned in both components "
-                             f"(its {RECORD} chain: {[(r['component'], r['ratio']) for r in chain]})")
+        chain = combined_chain(folder)
         args.combined_chains.append([(r["component"], r["ratio"]) for r in chain])
         what = " + ".join(f"{r['component']} {r['ratio']}" for r in chain)
         steps = " + ".join(str(r.get("recovery_steps", 0)) for r in chain)
         rows.append((f"{what} (recovered {steps} steps)", None, None, folder))
         args.models[rows[-1][0]] = folder
     return rows
+
+
+def combined_chain(folder: Path) -> list[dict[str, Any]]:
+    """The pruning records of a ``--combined`` folder, which must be pruned in both components."""
+    chain = pruning_chain(folder)
+    if len({r["component"] for r in chain}) < 2:
+        raise SystemExit(f"error: --combined {folder}: not a model pruned in both components "
+                         f"(its {RECORD} chain: {[(r['component'], r['ratio']) for r in chain]})")
+    return chain
 
 
 def pruning_chain(folder: Path) -> list[dict[str, Any]]:
@@ -236,7 +242,7 @@ def _module_params(build) -> int:
 def bench_mobile(args: argparse.Namespace) -> list[dict[str, Any]]:
     """mobile-0.6b, random weights: parameters, FLOPs, 4-bit size and the NPU estimate, unpruned and pruned."""
     base = get_preset("mobile-0.6b")
-    rows = []
+    rows, converted = [], {}
     chains = [[]] + [[("denoiser", r)] for r in args.denoiser_ratios] + \
              [[("vae_decoder", r)] for r in args.decoder_ratios] + args.combined_chains
     for chain in chains:
@@ -253,7 +259,11 @@ def bench_mobile(args: argparse.Namespace) -> list[dict[str, Any]]:
         weights_bytes = den_params / 2  # 4-bit weights, no look-up-table overhead (computed, not measured)
         kind = "computed (params / 2)"
         if args.coreml:
-            weights_bytes, kind = _coreml_bytes(cfg), "measured (Core ML palettize4 package)"
+            key = repr(cfg.denoiser)  # a decoder-only chain keeps the unpruned denoiser: convert it once
+            if key not in converted:
+                log(f"mobile-0.6b {label}: Core ML palettize4 conversion")
+                converted[key] = _coreml_bytes(cfg)
+            weights_bytes, kind = converted[key], "measured (Core ML palettize4 package)"
         step_s = estimate_npu_seconds(flops, weights_bytes + denoiser_activation_bytes(cfg))
         rows.append({"model": f"mobile-0.6b {label}", "denoiser params (M)": den_params / 1e6,
                      "denoiser TFLOPs / call": flops / 1e12, "4-bit denoiser MB": weights_bytes / 1e6,
@@ -314,6 +324,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads of every runtime (default 1)")
     parser.add_argument("--no-mobile", action="store_true", help="skip the mobile-0.6b rows")
+    parser.add_argument("--no-tiny", action="store_true", help="skip the trained tiny model's rows (mobile-0.6b only)")
     parser.add_argument("--coreml", action="store_true", help="measure mobile-0.6b's Core ML 4-bit size (slow)")
     args = parser.parse_args()
     if args.quick:
@@ -331,7 +342,11 @@ def main() -> None:
     args.models, args.combined_chains = {}, []
     args.checkpoint = lambda rows: write_results("prune", rows, extra(False), args.output, models=args.models)
     try:
-        tiny = bench_tiny(args, work)
+        if not args.no_tiny:
+            tiny = bench_tiny(args, work)
+        else:  # the mobile rows still follow the --combined folders' pruning chains
+            args.combined_chains = [[(r["component"], r["ratio"]) for r in combined_chain(Path(f))]
+                                    for f in args.combined]
         if not args.no_mobile:
             mobile = bench_mobile(args)
             args.models.update({r["model"]: None for r in mobile})  # random weights
