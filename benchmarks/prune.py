@@ -96,7 +96,8 @@ def _variants(args: argparse.Namespace, source: Path, work: Path) -> list[tuple[
         args.combined_chains.append([(r["component"], r["ratio"]) for r in chain])
         what = " + ".join(f"{r['component']} {r['ratio']}" for r in chain)
         steps = " + ".join(str(r.get("recovery_steps", 0)) for r in chain)
-        rows.append((f"{what} (recovered {steps} steps)", None, None, folder))
+        run = folder.parent.name if folder.name == "model" else folder.name  # tells apart two runs of one chain
+        rows.append((f"{what} (recovered {steps} steps; {run})", None, None, folder))
         args.models[rows[-1][0]] = folder
     return rows
 
@@ -357,12 +358,14 @@ def main() -> None:
     cols: list[str] = []
     for r in tiny:
         cols += [k for k in r if k not in cols and k != "num_prompts"]
-    print(f"\n# Pruned vs unpruned ({args.suite}, {args.prompts} prompts, {args.threads} thread(s))\n")
-    print(markdown_table(tiny, cols))
+    if tiny:
+        print(f"\n# Pruned vs unpruned ({args.suite}, {args.prompts} prompts, {args.threads} thread(s))\n")
+        print(markdown_table(tiny, cols))
     if mobile:
         print("\n# mobile-0.6b (random weights; NPU figures are ESTIMATES, roofline)\n")
         print(markdown_table(mobile))
-    print("\n# Acceptance (each pruned row against the unpruned one)\n")
+    if tiny:
+        print("\n# Acceptance (each pruned row against the unpruned one)\n")
     for r in tiny[1:]:
         worst = min((v for k, v in r.items() if k.startswith("Δ ")), default=0.0)
         verdicts = [f"video {r['video speed-up']:.2f}x ({'PASS' if r['video speed-up'] >= TARGET_VIDEO else 'FAIL'}"
