@@ -308,7 +308,8 @@ def _coreml_bytes(cfg: ModelConfig) -> int:
 
 def main() -> None:
     parser = benchmark_parser(__doc__.splitlines()[0])
-    parser.add_argument("--model", default=None, help="model folder or built-in name (default: the default model)")
+    parser.add_argument("--model", default=None, help="the unpruned model folder or built-in name (default: the "
+                        "default model, which is itself pruned; the README's figures use the unpruned student, runs/student/model)")
     parser.add_argument("--decoder-ratios", type=float, nargs="*", default=[0.5, 0.75])
     parser.add_argument("--denoiser-ratios", type=float, nargs="*", default=[0.25, 0.5])
     parser.add_argument("--recovered", nargs="*", default=[], metavar="COMPONENT:RATIO=DIR",

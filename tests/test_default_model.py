@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from mobilevid.cli.main import main
 from mobilevid.errors import MobilevidError
@@ -41,12 +42,19 @@ def test_generate_uses_the_default_model(tmp_path, capsys):
     assert "4 model evaluations each" in capsys.readouterr().out  # 4 student steps, no guidance
 
 
-def test_student_and_teacher_share_the_light_vae():
+def test_default_is_the_pruned_student_on_its_teachers_latent_space():
     from safetensors.torch import load_file
 
     student, teacher = (load_file(str(BUILTIN_MODELS[n] / "vae" / "model.safetensors")) for n in ("default", "teacher"))
-    assert student.keys() == teacher.keys() and all((student[k] == teacher[k]).all() for k in student)
-    vae = Pipeline.from_pretrained(None).vae
-    # recipes/light_decoder.yaml: a decoder lighter than the encoder (16 channels at full resolution, not 32)
-    assert vae.config.decoder_block_out_channels == (16, 32, 64)
-    assert vae.vae.decoder.conv_out.in_channels < vae.vae.encoder.conv_in.out_channels
+    # prune/recipes/vae_decoder_075.yaml cuts the decoder only: the encoder, so the latent space the
+    # denoiser works in, is the teacher's light VAE's, bit for bit.
+    encoder = [k for k in teacher if k.startswith(("vae.encoder.", "vae.quant_conv."))]
+    assert encoder and all(torch.equal(student[k], teacher[k]) for k in encoder)
+    pipe, light = Pipeline.from_pretrained(None), Pipeline.from_pretrained("teacher")
+    assert light.vae.config.decoder_block_out_channels == (16, 32, 64)  # recipes/light_decoder.yaml
+    assert pipe.vae.config.decoder_block_out_channels == (4, 8, 16)  # a quarter of its channels left
+    # prune/recipes/student.yaml: an eighth of the denoiser's channels, in whole norm groups
+    assert light.denoiser.config.block_out_channels == (32, 64, 96)
+    assert pipe.denoiser.config.block_out_channels == (28, 56, 84) and pipe.denoiser.config.norm_num_groups == 14
+    record = json.loads((DEFAULT_MODEL_DIR / "pruned_from.json").read_text())
+    assert (record["component"], record["ratio"], record["recovery_steps"]) == ("denoiser", 0.125, 1500)

@@ -1,6 +1,6 @@
 // Python twin: tests/export/test_manifest.py (mobilevid/export/manifest.py: schema v2, strict keys and types,
 // the contract checks, the files). Fixtures/manifest.json is the manifest of a real ONNX export of the
-// built-in default model (mobilevid export --target onnx).
+// unpruned 4-step student, the built-in default model before pruning (mobilevid export --target onnx).
 import XCTest
 @testable import MobileVidCore
 
