@@ -15,11 +15,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "result is an ordinary model folder whose config holds the new widths (OUTPUT/model). With "
         "--recover-steps N the pruned component is then distilled from the unpruned one for N steps: the "
         "VAE decoder against the unpruned decoder on the frozen encoder's latents (SnapFusion), the "
-        "denoiser by matching the unpruned denoiser's output on noised latents of real clips. A killed "
-        "recovery continues exactly with --resume. Recipes: prune/recipes/.",
+        "denoiser by matching the unpruned denoiser's output on noised latents of real clips (with "
+        "--set recover.trajectory_prob=P, a share P on a distilled student's own sampling states). A killed "
+        "recovery continues exactly with --resume. The built-in default model is itself pruned: prune the "
+        "unpruned student (distill/recipes/student.yaml) to rebuild it. Recipes: prune/recipes/.",
     )
     p.add_argument("--model", default=None, metavar="DIR",
-                   help="model folder or built-in name to prune (default: the built-in default model)")
+                   help="model folder or built-in name to prune (default: the built-in default model, already pruned)")
     p.add_argument("--component", choices=["denoiser", "vae_decoder"], default=None,
                    help="what to prune (default vae_decoder)")
     p.add_argument("--ratio", type=float, default=None, metavar="R",
