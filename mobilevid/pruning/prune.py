@@ -99,6 +99,9 @@ def check_request(cfg: PruneConfig, model: str | Path | None) -> tuple[Path, Mod
     for name in ("own_levels_prob", "trajectory_prob", "caption_dropout"):
         if not 0 <= getattr(cfg.recover, name) <= 1:
             raise MobilevidError(f"recover.{name} must be in [0, 1], got {getattr(cfg.recover, name)}")
+    if cfg.recover.trajectory_prob > 0 and cfg.recover.data_weight > 0:
+        raise MobilevidError("recover.data_weight scores against the real clip behind each input, which the "
+                             "student's own sampling states lack: use it with recover.trajectory_prob=0")
     source = resolve_model_dir(model)
     model_cfg = from_dict(ModelConfig, read_json(source / "model_index.json"))
     if cfg.recover.trajectory_prob > 0 and (cfg.component != "denoiser" or not model_fixed_sigmas(source)):

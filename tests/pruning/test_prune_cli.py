@@ -19,6 +19,7 @@ def test_help_explains_pruning_and_recovery(capsys):
     (["--recover-steps", "-1"], "at least 0"),
     (["--set", "recover.own_levels_prob=1.5"], "must be in [0, 1]"),
     (["--set", "recover.trajectory_prob=0.5"], "needs the denoiser of a distilled student"),
+    (["--set", "recover.trajectory_prob=0.5", "--set", "recover.data_weight=1"], "use it with recover.trajectory_prob=0"),
 ])
 def test_bad_requests_fail_in_one_line_before_any_work(tiny_model_dir, tmp_path, capsys, args, message):
     out = tmp_path / "run"
