@@ -25,6 +25,7 @@ measures the real Core ML 4-bit package instead (about 24 minutes per model on 2
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import tempfile
 import time
@@ -48,7 +49,7 @@ from mobilevid.models.vae import VideoVAE
 from mobilevid.models.video_unet import VideoUNet
 from mobilevid.pipeline import Pipeline, resolve_model_dir
 from mobilevid.pruning.component_pruning import pruned_model_config
-from mobilevid.pruning.prune import RECORD, prune_model
+from mobilevid.pruning.prune import RECORD, component_widths, prune_model
 from mobilevid.pruning.prune_config import PruneConfig
 
 from _common import benchmark_parser, log, markdown_table, write_results
@@ -114,14 +115,20 @@ def combined_chain(folder: Path) -> list[dict[str, Any]]:
 def pruning_chain(folder: Path) -> list[dict[str, Any]]:
     """The ``pruned_from.json`` records from the first pruning to ``folder``'s (a pruned model pruned again)."""
     chain, seen = [], set()
-    # A record's source can lead back to a folder already read: a pruned model promoted to the
-    # built-in default names the run that pruned the unpruned default from that same folder.
     while (folder / RECORD).is_file() and folder.resolve() not in seen:
         seen.add(folder.resolve())
         record = read_json(folder / RECORD)
         chain.insert(0, record)
+        # A source folder can change after the pruning read it (the unpruned default replaced by the
+        # pruned one): follow it only while it still holds the widths this pruning started from.
         folder = Path(record["source"])
+        if not (folder / "model_index.json").is_file() or _widths_now(folder, record["component"]) != record["widths_before"]:
+            break
     return chain
+
+
+def _widths_now(folder: Path, component: str) -> dict[str, Any]:
+    return json.loads(json.dumps(component_widths(from_dict(ModelConfig, read_json(folder / "model_index.json")), component)))
 
 
 def _component_facts(pipe: Pipeline, component: str) -> tuple[dict[str, Any], Any]:

@@ -46,7 +46,8 @@ def model_fixed_sigmas(model_dir: Path) -> list[float] | None:
     return read_json(model_dir / "scheduler" / "scheduler_config.json").get("sigmas")
 
 
-def _widths(model_cfg: ModelConfig, component: str) -> dict[str, Any]:
+def component_widths(model_cfg: ModelConfig, component: str) -> dict[str, Any]:
+    """The config fields pruning changes for ``component`` (what ``pruned_from.json`` records before and after)."""
     if component == "denoiser":
         d = model_cfg.denoiser
         return {"block_out_channels": list(d.block_out_channels), "attention_heads": list(d.attention_heads),
@@ -124,8 +125,8 @@ def prune_model(cfg: PruneConfig, source: Path, model_cfg: ModelConfig, dest: Pa
     new_cfg = dataclasses.replace(model_cfg)
     record = {
         "source": str(source), "component": cfg.component, "ratio": cfg.ratio, "importance": cfg.importance,
-        "widths_before": _widths(model_cfg, cfg.component),
-        "widths_after": _widths(pruned_model_config(model_cfg, cfg.component, cfg.ratio), cfg.component),
+        "widths_before": component_widths(model_cfg, cfg.component),
+        "widths_after": component_widths(pruned_model_config(model_cfg, cfg.component, cfg.ratio), cfg.component),
         "parameters_before": before, "parameters_after": after, "recovery_steps": 0,
     }
     logger.info("pruned %s: %.3fM -> %.3fM parameters", cfg.component, before / 1e6, after / 1e6)
