@@ -125,22 +125,40 @@ def _kmeans_lut(val: np.ndarray, nbits: int) -> tuple[np.ndarray, np.ndarray]:
     return lut.astype(val.dtype), indices.astype(np.uint8)
 
 
+def _weight_shapes(model: Any) -> dict[str, list[int]]:
+    """Shape of every weight constant of at least ``_WEIGHT_THRESHOLD`` elements and two axes, by name."""
+    spec = model.get_spec()
+    function = spec.mlProgram.functions["main"]
+    shapes = {}
+    for op in function.block_specializations[function.opset].operations:
+        if op.type != "const":
+            continue
+        dims = [d.constant.size for d in op.outputs[0].type.tensorType.dimensions]
+        if len(dims) >= 2 and math.prod(dims) >= _WEIGHT_THRESHOLD:
+            shapes[op.outputs[0].name] = dims
+    return shapes
+
+
 def _ungroupable_weights(model: Any) -> list[str]:
     """Names of weight constants whose first axis (output channels) is not a multiple of ``_GROUP_SIZE``.
 
     coremltools skips those under per-grouped-channel palettization and leaves them fp16; the
     text encoder's word embedding (30522 rows, half its weights) is one.
     """
-    spec = model.get_spec()
-    function = spec.mlProgram.functions["main"]
-    names = []
-    for op in function.block_specializations[function.opset].operations:
-        if op.type != "const":
-            continue
-        dims = [d.constant.size for d in op.outputs[0].type.tensorType.dimensions]
-        if len(dims) >= 2 and dims[0] % _GROUP_SIZE and math.prod(dims) >= _WEIGHT_THRESHOLD:
-            names.append(op.outputs[0].name)
-    return names
+    return [name for name, dims in _weight_shapes(model).items() if dims[0] % _GROUP_SIZE]
+
+
+def _block_sizes(model: Any) -> dict[str, int]:
+    """A block size for each weight whose input axis is not a multiple of ``_BLOCK_SIZE``: its largest divisor below.
+
+    coremltools skips such weights under per-block int4 and leaves them fp16; a pruned model's
+    widths (28, 56, 84 channels) are all of this kind, which left most of its denoiser unquantized.
+    """
+    sizes = {}
+    for name, dims in _weight_shapes(model).items():
+        if dims[1] % _BLOCK_SIZE:
+            sizes[name] = max(b for b in range(1, _BLOCK_SIZE) if dims[1] % b == 0)
+    return sizes
 
 
 def _compression_config(quantize: str, model: Any) -> Any:
@@ -152,9 +170,12 @@ def _compression_config(quantize: str, model: Any) -> Any:
         return cto.OptimizationConfig(global_config=op)
     if quantize == "int4":
         # Per-channel int4 is too coarse for conv/attention weights; per-block scales recover most of it.
-        op = cto.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int4", granularity="per_block",
-                                         block_size=_BLOCK_SIZE, weight_threshold=_WEIGHT_THRESHOLD)
-        return cto.OptimizationConfig(global_config=op)
+        def per_block(size: int) -> Any:
+            return cto.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int4", granularity="per_block",
+                                               block_size=size, weight_threshold=_WEIGHT_THRESHOLD)
+
+        return cto.OptimizationConfig(global_config=per_block(_BLOCK_SIZE),
+                                      op_name_configs={n: per_block(b) for n, b in _block_sizes(model).items()})
     if quantize not in ("palettize6", "palettize4"):
         raise MobilevidError(f"unknown Core ML quantization '{quantize}' (valid: {', '.join(QUANTIZE)})")
     nbits = int(quantize[-1])

@@ -27,11 +27,15 @@ from mobilevid.export.parity import ParityError
 # Weight bytes of each option relative to fp16 ("none"), measured on the tiny default model:
 # int8 1.94-1.99x, int4 3.54-3.66x, palettize6 2.46-2.51x, palettize4 3.72-3.97x smaller.
 SHRINK = {"int8": (1.8, 2.1), "int4": (3.2, 4.1), "palettize6": (2.2, 2.8), "palettize4": (3.3, 4.1)}
+# The default's VAE decoder is pruned to a quarter of its channels (29k parameters): most of its bytes
+# sit in tensors below the 2048-element threshold, which stay fp16. Measured: int8 1.42x, int4 1.83x,
+# palettize6 1.58x, palettize4 1.83x (the unpruned light decoder of the teacher: 1.93 / 3.60 / 2.47 / 3.63x).
+SHRINK_PRUNED_DECODER = {"int8": (1.3, 1.6), "int4": (1.6, 2.1), "palettize6": (1.4, 1.8), "palettize4": (1.6, 2.1)}
 COMPRESSED_OP = {"int8": "constexpr_blockwise_shift_scale", "int4": "constexpr_blockwise_shift_scale",
                  "palettize6": "constexpr_lut_to_dense", "palettize4": "constexpr_lut_to_dense"}
 
 
-def _check_variants(component, out_dir, files):
+def _check_variants(component, out_dir, files, shrink=SHRINK):
     infos = {q: inspect_coreml([out_dir / q / f for f in fs], component) for q, fs in files.items()}
     for q, info in infos.items():
         assert [i["name"] for i in info["inputs"]] == list(component.example)
@@ -41,7 +45,7 @@ def _check_variants(component, out_dir, files):
         if q != "none":
             assert info["op_counts"].get(COMPRESSED_OP[q], 0) > 0, q
             ratio = infos["none"]["weights_bytes"] / info["weights_bytes"]
-            low, high = SHRINK[q]
+            low, high = shrink[q]
             assert low <= ratio <= high, f"{q}: {ratio:.2f}x smaller than fp16"
     return infos
 
@@ -57,13 +61,14 @@ def vae_exports(default_components, tmp_path_factory):
 def test_vae_decoder_every_option_converts_and_shrinks(default_components, vae_exports):
     out, files = vae_exports
     assert files == {q: ["vae_decoder.mlpackage"] for q in QUANTIZE}
-    infos = _check_variants(default_components["vae_decoder"], out, files)
+    infos = _check_variants(default_components["vae_decoder"], out, files, SHRINK_PRUNED_DECODER)
     none = infos["none"]
     assert none["inputs"] == [{"name": "latents", "shape": [1, 16, 4, 16, 16], "dtype": "FLOAT32"}]
     assert none["outputs"][0]["shape"] == [1, 16, 3, 64, 64]
-    # fp16 weights: 2 bytes per decoder parameter (the smallest constants sit inline in the program).
+    # fp16 weights: 2 bytes per decoder parameter (the smallest constants sit inline in the program;
+    # each blob is aligned, which adds more on a decoder of many small tensors).
     params = sum(p.numel() for p in default_components["vae_decoder"].module.vae.decoder_modules().parameters())
-    assert 1.9 * params <= none["weights_bytes"] <= 2.2 * params
+    assert 1.9 * params <= none["weights_bytes"] <= 2.4 * params
     assert set(none["float32_ops"]) <= FP32_OPS and none["float32_ops"]["reduce_mean"] > 0
 
 
