@@ -61,9 +61,14 @@ TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "spec
 _TEXT_ENCODER_QUANTIZE = {"w8a8": "int8"}
 
 
+def _without_static_activations(target: str, quantize: str) -> str:
+    """``quantize`` with statically calibrated int8 activations dropped: int8 weights on ONNX, fp32 on ExecuTorch."""
+    return _TEXT_ENCODER_QUANTIZE[quantize] if target == "onnx" else "none"
+
+
 def _component_quantize(name: str, target: str, quantize: str) -> str:
     if name == "text_encoder" and target in ("onnx", "executorch") and quantize in _TEXT_ENCODER_QUANTIZE:
-        return _TEXT_ENCODER_QUANTIZE[quantize] if target == "onnx" else "none"
+        return _without_static_activations(target, quantize)
     return quantize
 
 
@@ -80,12 +85,15 @@ def _export_gated(name: str, component, target: str, quantize: str, delegate: st
     try:
         return _export_component(component, target, quantize, delegate, out, parity_samples)
     except ParityError as err:
-        if name != "vae_decoder" or quantize not in _TEXT_ENCODER_QUANTIZE or target not in ("onnx", "executorch"):
+        if name != "vae_decoder" or quantize not in _TEXT_ENCODER_QUANTIZE:
             raise
-        lighter = _component_quantize("text_encoder", target, quantize)
+        lighter = _without_static_activations(target, quantize)
         logger.warning("%s; exporting the VAE decoder with --quantize %s instead", err, lighter)
         for leftover in set(out.iterdir()) - before:  # the failed attempt's files
-            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+            if leftover.is_dir():
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink()
         return _export_component(component, target, lighter, delegate, out, parity_samples)
 
 
